@@ -1,0 +1,79 @@
+"""AgentConfig: everything one episode needs to know, built from casebank Settings plus overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from casebank.config import Settings, Strategy
+from casebank.retrieval import RetrievalFilters
+
+# The model `casebank llm serve` serves by default (casebank.llm.model_files.DEFAULT_MODEL_NAME).
+DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
+# Chat episodes have no task to take a time limit from.
+DEFAULT_CHAT_TIMEOUT_S = 600.0
+
+
+class AgentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # ---- the LLM ----
+    llm_url: str = "http://127.0.0.1:8001/v1"
+    model: str = DEFAULT_MODEL
+    api_key: str = "EMPTY"  # vLLM accepts anything unless started with --api-key
+    temperature: float = Field(0.0, ge=0)
+    max_tokens: int | None = Field(1024, gt=0, description="Completion tokens per model call.")
+    request_timeout_s: float = Field(300.0, gt=0, description="HTTP timeout of one model call.")
+
+    # ---- retrieval ----
+    strategy: Strategy = "hybrid"
+    k: int = Field(4, ge=0, le=50)
+    filters: RetrievalFilters = Field(default_factory=RetrievalFilters)
+    case_token_budget: int = Field(4000, ge=0, description="Approx. tokens (chars/4) for the rendered cases.")
+
+    # ---- limits ----
+    max_steps: int = Field(15, ge=1, description="Model calls per episode.")
+    token_budget: int = Field(
+        200_000, gt=0, description="Tokens per episode: the sum of prompt+completion usage over its model calls."
+    )
+    episode_timeout_s: float | None = Field(
+        None, gt=0, description="Wall-clock limit per episode; default: the task's timeout_s, or 600 s for chat."
+    )
+
+    # ---- bank updates ----
+    write_back: bool = True  # verified successes join the bank; failures and unverified turns go to quarantine
+    record_usage: bool = True  # count retrievals of the cases shown, and whether the episode then succeeded
+
+    data_dir: Path = Path(".casebank")
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> AgentConfig:
+        """Defaults from casebank Settings (data dir, strategy, k); overrides that are None are ignored,
+        so CLI options can be passed straight through."""
+        settings = settings or Settings()
+        values: dict[str, Any] = {"data_dir": settings.data_dir, "strategy": settings.default_strategy, "k": settings.default_k}
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    def timeout_for(self, task_timeout_s: float | None) -> float:
+        if self.episode_timeout_s is not None:
+            return self.episode_timeout_s
+        return task_timeout_s if task_timeout_s is not None else DEFAULT_CHAT_TIMEOUT_S
+
+    @property
+    def retrieval_enabled(self) -> bool:
+        return self.k > 0 and self.strategy != "none"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.data_dir / "workspaces"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"

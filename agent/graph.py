@@ -1,0 +1,237 @@
+"""The agent loop as a LangGraph graph; `build_graph` wires it, top to bottom.
+
+    START  -> retrieve -> act
+    act    -> tools       the reply has tool calls
+           -> nudge       the reply has none
+           -> write_back  a limit (steps, tokens, wall time) ended the episode: failed
+    tools  -> verify      `submit` was called;  otherwise -> act
+    nudge  -> act         the first time;       the second time -> write_back (failed)
+    verify -> write_back -> END
+
+Each node reads the typed state and returns a partial update. Everything a node needs from outside
+(model, bank, environment, config) comes in `AgentDeps`; nothing is global, so one compiled graph can
+serve many threads as long as each runs its own thread_id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from openai import BadRequestError
+
+from agent.config import AgentConfig
+from agent.env import Environment, SandboxEnvironment
+from agent.model import ChatModel
+from agent.render import render_cases
+from agent.state import AgentState
+from agent.trajectory import build_case, calls_of
+from casebank.bank import WriteBackResult
+from casebank.config import Strategy
+from casebank.models import Case, Outcome, approx_tokens
+from casebank.prompts import load as load_prompt
+from casebank.retrieval import RetrievalFilters, RetrievedCase
+from casebank.sandbox.tools import ToolResult
+
+
+class CaseStore(Protocol):
+    """What the agent uses of `casebank.bank.CaseBank`."""
+
+    def retrieve(self, query: str, k: int | None = None, strategy: Strategy | None = None, filters: RetrievalFilters | None = None) -> list[RetrievedCase]: ...
+    def write_back(self, case: Case) -> WriteBackResult: ...
+    def record_usage(self, case_ids: Sequence[str], *, succeeded: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class AgentDeps:
+    config: AgentConfig
+    model: ChatModel
+    bank: CaseStore | None = None  # None: no retrieval, no write-back
+    make_env: Callable[[str], Environment] = SandboxEnvironment  # workspace path -> environment
+
+
+def system_prompt(cases_prompt: str = "") -> str:
+    """The system message: instructions, then the solved examples (a stable prefix for the cache)."""
+    base = load_prompt("system.md")
+    return f"{base}\n\n{cases_prompt}" if cases_prompt else base
+
+
+def failed(reason: str) -> Outcome:
+    return Outcome(success=False, verified_by="none", detail=reason)
+
+
+def last_user_text(messages: Sequence[BaseMessage]) -> str:
+    return next((str(m.content) for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+
+
+def _text(message: BaseMessage) -> str:
+    calls = "".join(name + json.dumps(args) for _, name, args in calls_of(message)) if isinstance(message, AIMessage) else ""
+    return str(message.content) + calls
+
+
+def tokens_used(prompt: Sequence[BaseMessage], reply: AIMessage) -> int:
+    """The server's count when it reports one, else about chars/4 of prompt and reply."""
+    usage = reply.usage_metadata or {}
+    if usage.get("total_tokens"):
+        return int(usage["total_tokens"])
+    return approx_tokens("".join(_text(m) for m in [*prompt, reply]))
+
+
+def with_unique_call_ids(reply: AIMessage, history: Sequence[AnyMessage], step: int) -> AIMessage:
+    """Every tool call needs an id its result can point to; some servers send none, or repeat them."""
+    seen = {cid for m in history if isinstance(m, AIMessage) for cid, _, _ in calls_of(m)}
+    fixed: dict[str, list[dict[str, Any]]] = {"tool_calls": [], "invalid_tool_calls": []}
+    for field in fixed:
+        for call in getattr(reply, field):
+            cid = call["id"]
+            if not cid or cid in seen:
+                cid = f"call_{step}_{len(seen)}"
+            seen.add(cid)
+            fixed[field].append({**call, "id": cid})
+    if fixed["tool_calls"] == reply.tool_calls and fixed["invalid_tool_calls"] == reply.invalid_tool_calls:
+        return reply
+    return reply.model_copy(update=fixed)
+
+
+class Nodes:
+    """The graph's nodes. Each takes the state and returns a partial update."""
+
+    def __init__(self, deps: AgentDeps):
+        self.deps = deps
+        self.config = deps.config
+
+    def retrieve(self, state: AgentState) -> dict[str, Any]:
+        """Find solved cases for the user's message and render them for the system message."""
+        if self.deps.bank is None or not self.config.retrieval_enabled:
+            return {"retrieved": [], "cases_prompt": ""}
+        found = self.deps.bank.retrieve(last_user_text(state["messages"]), self.config.k, self.config.strategy, self.config.filters)
+        rendered = render_cases([r.case for r in found], self.config.case_token_budget)
+        score = {r.case.id: r.score for r in found}
+        # Only the cases that fit the budget count as retrieved: those are what the model saw.
+        return {"retrieved": [(cid, score[cid]) for cid in rendered.shown], "cases_prompt": rendered.text}
+
+    def act(self, state: AgentState) -> dict[str, Any]:
+        """One model call, unless a limit ends the episode first."""
+        if reason := self.limit_reached(state):
+            return {"outcome": failed(reason)}
+        steps = state.get("steps", 0) + 1
+        prompt = [SystemMessage(system_prompt(state.get("cases_prompt", ""))), *state["messages"]]
+        try:
+            reply = self.deps.model.invoke(prompt)
+        except BadRequestError as e:  # e.g. the conversation outgrew the server's context window
+            return {"steps": steps, "outcome": failed(f"model request rejected: {e}")}
+        reply = with_unique_call_ids(reply, state["messages"], steps)
+        return {"messages": [reply], "steps": steps, "tokens": state.get("tokens", 0) + tokens_used(prompt, reply)}
+
+    def limit_reached(self, state: AgentState) -> str | None:
+        cfg = self.config
+        if state.get("steps", 0) >= cfg.max_steps:
+            return f"step limit: {cfg.max_steps} model calls without a submit"
+        if state.get("tokens", 0) >= cfg.token_budget:
+            return f"token budget: {state.get('tokens', 0)} tokens used, budget {cfg.token_budget}"
+        if "started_at" in state and "timeout_s" in state:
+            elapsed = time.time() - state["started_at"]
+            if elapsed >= state["timeout_s"]:
+                return f"time limit: {elapsed:.0f}s elapsed, limit {state['timeout_s']:g}s"
+        return None
+
+    def tools(self, state: AgentState) -> dict[str, Any]:
+        """Execute the reply's tool calls in order; calls after a submit are not run."""
+        env = self.deps.make_env(state["workspace"])
+        results: list[ToolMessage] = []
+        submitted: str | None = None
+        for cid, name, args in calls_of(state["messages"][-1]):
+            if submitted is None:
+                result = env.execute(name, args)
+                if result.submitted:
+                    submitted = result.summary or ""
+            else:
+                result = ToolResult("error: not run: the task was already submitted", ok=False)
+            results.append(ToolMessage(result.content, tool_call_id=cid, name=name, status="success" if result.ok else "error"))
+        return {"messages": results, "submitted": submitted}
+
+    def nudge(self, state: AgentState) -> dict[str, Any]:
+        """A reply without a tool call: remind the model once; the second time the episode fails."""
+        if state.get("nudged"):
+            return {"outcome": failed("no tool call in the reply, again after a nudge")}
+        return {"messages": [HumanMessage(load_prompt("nudge.md"))], "nudged": True}
+
+    def verify(self, state: AgentState) -> dict[str, Any]:
+        """A task's hidden checker decides; a chat answer waits for the user's feedback."""
+        task = state.get("task")
+        if task is None:
+            return {"outcome": Outcome(success=True, verified_by="none", detail="submitted; unverified, awaiting feedback")}
+        check = self.deps.make_env(state["workspace"]).check(task)
+        return {"outcome": Outcome(success=check.passed, verified_by="checker", detail=check.output[-500:])}
+
+    def write_back(self, state: AgentState) -> dict[str, Any]:
+        """The turn as a Case; verified successes join the bank, the rest go to quarantine."""
+        task, outcome, messages = state.get("task"), state["outcome"], state["messages"]
+        assert outcome is not None
+        case = build_case(
+            messages,
+            system_prompt=system_prompt(),
+            task_text=task.instruction if task else last_user_text(messages),
+            outcome=outcome,
+            model=self.config.model,
+            family=task.family if task else "general",
+            tags=task.tags if task else (),
+            task_id=task.id if task else None,
+        )
+        bank, written = self.deps.bank, None
+        if bank is not None:
+            # Usage first: if the write-back then merges into a retrieved case, the counts carry over.
+            if self.config.record_usage and state.get("retrieved"):
+                bank.record_usage([cid for cid, _ in state["retrieved"]], succeeded=outcome.verified_success)
+            if self.config.write_back:
+                written = bank.write_back(case)
+        return {"trajectory": case, "write_back": written}
+
+
+# ---- routing ---------------------------------------------------------------------------------------
+def after_act(state: AgentState) -> str:
+    if state.get("outcome") is not None:
+        return "write_back"
+    last = state["messages"][-1]
+    return "tools" if isinstance(last, AIMessage) and calls_of(last) else "nudge"
+
+
+def after_tools(state: AgentState) -> str:
+    return "verify" if state.get("submitted") is not None else "act"
+
+
+def after_nudge(state: AgentState) -> str:
+    return "write_back" if state.get("outcome") is not None else "act"
+
+
+def build_graph(deps: AgentDeps, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    nodes = Nodes(deps)
+    graph = StateGraph(AgentState)
+    graph.add_node("retrieve", nodes.retrieve)
+    graph.add_node("act", nodes.act)
+    graph.add_node("tools", nodes.tools)
+    graph.add_node("nudge", nodes.nudge)
+    graph.add_node("verify", nodes.verify)
+    graph.add_node("write_back", nodes.write_back)
+
+    graph.add_edge(START, "retrieve")
+    graph.add_edge("retrieve", "act")
+    graph.add_conditional_edges("act", after_act, ["tools", "nudge", "write_back"])
+    graph.add_conditional_edges("tools", after_tools, ["verify", "act"])
+    graph.add_conditional_edges("nudge", after_nudge, ["act", "write_back"])
+    graph.add_edge("verify", "write_back")
+    graph.add_edge("write_back", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def recursion_limit(config: AgentConfig) -> int:
+    """Supersteps one turn can take: retrieve, two per step (act, tools), a nudge, the final act,
+    verify and write-back, with room to spare."""
+    return 2 * config.max_steps + 10

@@ -1,0 +1,178 @@
+"""Measure a vLLM OpenAI server: time-to-ready, time-to-first-token and decode tokens/s.
+
+Against a running server:
+
+    python benchmarks/vllm_throughput.py --base-url http://127.0.0.1:8000/v1
+
+Or start one (the bundled model, CPU flags from casebank.llm.server), measure it and stop it:
+
+    python benchmarks/vllm_throughput.py --start [--port 8011] [--data-dir .casebank]
+
+Each request streams a fixed number of tokens (``ignore_eos`` + ``min_tokens``, greedy), so
+runs compare. Decode tokens/s of a request = (tokens - 1) / (last token - first token);
+aggregate tokens/s = all tokens of a batch / wall time of the batch. Resident memory is the
+summed RSS of the server's processes (``--pid``, or the server this script started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+PROMPT = (
+    "Write a Python module that implements a small LRU cache class with get, put and "
+    "delete methods, type hints, docstrings and a few doctest examples."
+)
+
+
+def rss_of_group(pid: int) -> int:
+    """Summed RSS (bytes) of every process in ``pid``'s process group (Linux /proc)."""
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return 0
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid:  # field 5 of stat: pgrp
+                total += int((entry / "statm").read_text().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def one_request(client, model: str, max_tokens: int, prompt: str) -> dict:
+    t0 = time.perf_counter()
+    first = last = None
+    n_chunks = 0
+    usage = None
+    stream = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=max_tokens,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"ignore_eos": True, "min_tokens": max_tokens},
+    )
+    for chunk in stream:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        if chunk.choices and chunk.choices[0].delta.content:
+            now = time.perf_counter()
+            first = first or now
+            last = now
+            n_chunks += 1
+    end = time.perf_counter()
+    tokens = usage.completion_tokens if usage else n_chunks
+    decode_s = (last - first) if (first and last and last > first) else None
+    return {
+        "tokens": tokens,
+        "prompt_tokens": usage.prompt_tokens if usage else None,
+        "ttft_s": (first - t0) if first else None,
+        "total_s": end - t0,
+        "decode_tok_s": (tokens - 1) / decode_s if decode_s else None,
+    }
+
+
+def run_batch(client, model: str, concurrency: int, max_tokens: int, prompt: str) -> dict:
+    # Distinct prompts per slot so prefix caching doesn't make later requests free.
+    prompts = [f"[{i}] {prompt}" for i in range(concurrency)]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(lambda p: one_request(client, model, max_tokens, p), prompts))
+    wall = time.perf_counter() - t0
+    total_tokens = sum(r["tokens"] for r in results)
+    rates = [r["decode_tok_s"] for r in results if r["decode_tok_s"]]
+    ttfts = [r["ttft_s"] for r in results if r["ttft_s"] is not None]
+    return {
+        "concurrency": concurrency,
+        "wall_s": round(wall, 2),
+        "tokens": total_tokens,
+        "aggregate_tok_s": round(total_tokens / wall, 2),
+        "per_request_decode_tok_s": round(statistics.mean(rates), 2) if rates else None,
+        "ttft_s_mean": round(statistics.mean(ttfts), 2) if ttfts else None,
+        "ttft_s_max": round(max(ttfts), 2) if ttfts else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base-url", default="http://127.0.0.1:8000/v1")
+    ap.add_argument("--model", default=None, help="served model name (default: the first the server lists)")
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--concurrency", default="1,4", help="comma-separated batch sizes")
+    ap.add_argument("--prompt", default=PROMPT)
+    ap.add_argument("--pid", type=int, default=None, help="server pid, for resident memory")
+    ap.add_argument("--start", action="store_true", help="start the bundled model's server, measure, stop it")
+    ap.add_argument("--port", type=int, default=8011, help="with --start")
+    ap.add_argument("--data-dir", default=os.environ.get("CASEBANK_DATA_DIR", ".casebank"), help="with --start")
+    ap.add_argument("--dtype", default=None, help="with --start: vLLM --dtype")
+    ap.add_argument("--ready-timeout", type=float, default=900)
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = ap.parse_args(argv)
+
+    from openai import OpenAI
+
+    report: dict = {"load_avg_before": os.getloadavg()}
+    proc = None
+    base_url = args.base_url
+    try:
+        if args.start:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from casebank.llm.model_files import ensure_default_model
+            from casebank.llm.server import ServerConfig, start_vllm, wait_ready
+
+            model_dir = ensure_default_model(args.data_dir, progress=lambda m: print(f"  {m}", file=sys.stderr))
+            cfg = ServerConfig(model=model_dir, port=args.port, data_dir=args.data_dir, dtype=args.dtype)
+            proc = start_vllm(cfg)
+            print(f"started vLLM pid {proc.pid}, log {proc.log_path}", file=sys.stderr)
+            report["time_to_ready_s"] = round(wait_ready(cfg.base_url, args.ready_timeout, proc=proc), 1)
+            base_url = cfg.openai_url
+            args.pid = proc.pid
+
+        client = OpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "EMPTY"), timeout=1800)
+        model = args.model or client.models.list().data[0].id
+        report["model"] = model
+        one_request(client, model, 8, "warm-up")  # first request pays for lazy init
+        report["batches"] = []
+        for n in (int(x) for x in args.concurrency.split(",") if x.strip()):
+            batch = run_batch(client, model, n, args.max_tokens, args.prompt)
+            report["batches"].append(batch)
+            if not args.json:
+                print(
+                    f"concurrency {n}: {batch['aggregate_tok_s']} tok/s aggregate, "
+                    f"{batch['per_request_decode_tok_s']} tok/s per request (decode), "
+                    f"TTFT mean {batch['ttft_s_mean']} s, {batch['tokens']} tokens in {batch['wall_s']} s",
+                    flush=True,
+                )
+        if args.pid:
+            report["server_rss_mib"] = round(rss_of_group(args.pid) / 2**20)
+        report["load_avg_after"] = os.getloadavg()
+    finally:
+        if proc is not None:
+            from casebank.llm.server import stop_vllm
+
+            stop_vllm(proc)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key in ("model", "time_to_ready_s", "server_rss_mib", "load_avg_before", "load_avg_after"):
+            if key in report:
+                print(f"{key}: {report[key]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

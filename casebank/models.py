@@ -1,0 +1,173 @@
+"""The Case: one verified (or quarantined) agent trajectory, in OpenAI chat format, used end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Role = Literal["system", "user", "assistant", "tool"]
+Source = Literal["seed", "writeback", "import"]
+VerifiedBy = Literal["checker", "feedback", "seed", "none"]
+
+
+class FunctionCall(BaseModel):
+    # Extra keys survive so a LIMI file round-trips without loss.
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    # LIMI files carry either a dict or a JSON string; we keep what we were given (lossless) and
+    # parse on demand with `args()`.
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+
+    def args(self) -> dict[str, Any]:
+        """The arguments as a dict. Raises ValueError when they are not a JSON object."""
+        if isinstance(self.arguments, dict):
+            return self.arguments
+        value = json.loads(self.arguments or "{}")
+        if not isinstance(value, dict):
+            raise ValueError("tool call arguments must be a JSON object")
+        return value
+
+    def arguments_json(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments, ensure_ascii=False)
+
+
+class ToolCall(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Role
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _tool_result_has_call_id(self) -> Message:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs tool_call_id")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
+
+
+class ToolFunction(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ToolSpec(BaseModel):
+    """An OpenAI function-tool schema."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["function"] = "function"
+    function: ToolFunction
+
+
+class Outcome(BaseModel):
+    success: bool
+    verified_by: VerifiedBy = "none"
+    detail: str = ""
+
+    @property
+    def verified_success(self) -> bool:
+        return self.success and self.verified_by != "none"
+
+
+class CaseStats(BaseModel):
+    steps: int = 0
+    tool_calls: int = 0
+    approx_tokens: int = 0
+
+
+class Usage(BaseModel):
+    retrieved: int = 0
+    retrieved_in_success: int = 0
+
+
+def approx_tokens(text: str) -> int:
+    """A tokenizer-free estimate: about 4 characters per token for English text and code."""
+    return (len(text) + 3) // 4
+
+
+class Case(BaseModel):
+    id: str = ""
+    task: str = ""
+    family: str = "general"
+    tags: list[str] = Field(default_factory=list)
+    messages: list[Message]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    outcome: Outcome = Field(default_factory=lambda: Outcome(success=False))
+    source: Source = "import"
+    model: str | None = None
+    task_id: str | None = None
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    stats: CaseStats = Field(default_factory=CaseStats)
+    usage: Usage = Field(default_factory=Usage)
+    merged_from: list[str] = Field(default_factory=list)
+    # Top-level keys of an imported record that casebank does not model, kept for lossless export.
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("messages")
+    @classmethod
+    def _not_empty(cls, messages: list[Message]) -> list[Message]:
+        if not messages:
+            raise ValueError("a case needs at least one message")
+        return messages
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, tags: list[str]) -> list[str]:
+        return sorted({t.strip() for t in tags if t.strip()})
+
+    @model_validator(mode="after")
+    def _derive(self) -> Case:
+        if not self.task:
+            self.task = next((m.content or "" for m in self.messages if m.role == "user"), "")
+        if not self.task.strip():
+            raise ValueError("a case needs a task text (or a user message)")
+        self.stats = self.compute_stats()
+        if not self.id:
+            self.id = self.content_hash()
+        return self
+
+    def content_hash(self) -> str:
+        """Stable id: a hash of what the case *is* (task, trajectory, tools), not of when or how it was stored."""
+        payload = {
+            "task": self.task,
+            "messages": [m.model_dump(mode="json", exclude_none=True) for m in self.messages],
+            "tools": [t.model_dump(mode="json", exclude_none=True) for t in self.tools],
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return "case-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def compute_stats(self) -> CaseStats:
+        calls = [c for m in self.messages for c in (m.tool_calls or [])]
+        text = "".join((m.content or "") for m in self.messages) + "".join(
+            c.function.name + c.function.arguments_json() for c in calls
+        )
+        return CaseStats(
+            steps=sum(1 for m in self.messages if m.role == "assistant"),
+            tool_calls=len(calls),
+            approx_tokens=approx_tokens(text),
+        )
+
+    def tool_call_names(self) -> list[str]:
+        return [c.function.name for m in self.messages for c in (m.tool_calls or [])]

@@ -1,0 +1,181 @@
+"""Retrieval strategies for ablations: none, random, bm25, dense, hybrid (RRF), mmr.
+
+Each strategy returns ranked `RetrievedCase`s with the strategy's own score (bm25 score, cosine
+similarity, reciprocal-rank-fusion score, MMR objective; random scores 0).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+import bm25s
+import numpy as np
+from pydantic import BaseModel, Field
+
+from casebank.config import Strategy
+from casebank.models import Case, Source
+
+if TYPE_CHECKING:
+    from casebank.bank import CaseBank
+
+RRF_K = 60  # the constant from Cormack et al.; damps the head of each list so both lists count
+
+
+class RetrievalFilters(BaseModel):
+    success_only: bool = True  # False also searches the quarantine
+    families: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)  # every tag must be present
+    sources: list[Source] = Field(default_factory=list)
+    exclude_ids: list[str] = Field(default_factory=list)
+
+    def where(self) -> dict[str, Any] | None:
+        from casebank.bank import TAG_PREFIX
+
+        clauses: list[dict[str, Any]] = []
+        if self.families:
+            clauses.append({"family": {"$in": self.families}})
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        clauses += [{f"{TAG_PREFIX}{t}": True} for t in self.tags]
+        if self.exclude_ids:
+            clauses.append({"cid": {"$nin": self.exclude_ids}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class RetrievedCase(BaseModel):
+    case: Case
+    score: float
+    rank: int
+    strategy: Strategy
+
+
+def _tokenize(texts: list[str]) -> Any:
+    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
+
+
+class Retriever:
+    def __init__(self, bank: CaseBank):
+        self.bank = bank
+
+    def _collections(self, filters: RetrievalFilters) -> list[Any]:
+        return [self.bank.cases] if filters.success_only else [self.bank.cases, self.bank.quarantine]
+
+    def _pool(self, filters: RetrievalFilters, include: list[str]) -> dict[str, dict[str, Any]]:
+        """All candidate records passing the filters: id -> {document, metadata, ...}."""
+        pool: dict[str, dict[str, Any]] = {}
+        for collection in self._collections(filters):
+            got = collection.get(where=filters.where(), include=include)
+            for i, cid in enumerate(got["ids"]):
+                pool[cid] = {key: got[key][i] for key in include}
+        return dict(sorted(pool.items()))
+
+    def _finish(self, scored: list[tuple[str, float]], strategy: Strategy, filters: RetrievalFilters) -> list[RetrievedCase]:
+        from casebank.bank import case_from_record
+
+        if not scored:
+            return []
+        metas: dict[str, dict[str, Any]] = {}
+        ids = [cid for cid, _ in scored]
+        for collection in self._collections(filters):
+            got = collection.get(ids=ids, include=["metadatas"])
+            metas.update(zip(got["ids"], got["metadatas"]))
+        return [
+            RetrievedCase(case=case_from_record(metas[cid]), score=float(score), rank=rank, strategy=strategy)
+            for rank, (cid, score) in enumerate(scored, start=1)
+            if cid in metas
+        ]
+
+    def retrieve(self, query: str, k: int, strategy: Strategy, filters: RetrievalFilters, seed: int = 0) -> list[RetrievedCase]:
+        if k <= 0 or strategy == "none":
+            return []
+        if strategy == "dense":
+            return self.dense(query, k, filters)
+        scored = {
+            "random": lambda: self._random(k, filters, seed),
+            "bm25": lambda: self._bm25(query, k, filters),
+            "hybrid": lambda: self._hybrid(query, k, filters),
+            "mmr": lambda: self._mmr(query, k, filters),
+        }[strategy]()
+        return self._finish(scored, strategy, filters)
+
+    # ---- strategies ----------------------------------------------------------------------------
+    def _random(self, k: int, filters: RetrievalFilters, seed: int) -> list[tuple[str, float]]:
+        ids = list(self._pool(filters, include=[]))
+        return [(cid, 0.0) for cid in random.Random(seed).sample(ids, min(k, len(ids)))]
+
+    def _bm25(self, query: str, k: int, filters: RetrievalFilters) -> list[tuple[str, float]]:
+        pool = self._pool(filters, include=["documents"])
+        if not pool:
+            return []
+        ids = list(pool)
+        index = bm25s.BM25()
+        index.index(_tokenize([pool[i]["documents"] for i in ids]), show_progress=False)
+        query_tokens = _tokenize([query])
+        if not query_tokens.vocab:  # nothing but stopwords: no lexical evidence at all
+            return []
+        docs, scores = index.retrieve(query_tokens, k=min(k, len(ids)), show_progress=False)
+        return [(ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    def _dense_candidates(self, query: str, n: int, filters: RetrievalFilters, with_embeddings: bool = False) -> list[dict[str, Any]]:
+        include = ["metadatas", "distances"] + (["embeddings"] if with_embeddings else [])
+        query_vec = self.bank.embedder.embed([query])
+        found = []
+        for collection in self._collections(filters):
+            size = collection.count()
+            if not size:
+                continue
+            got = collection.query(query_embeddings=query_vec, n_results=min(n, size), where=filters.where(), include=include)
+            for i, cid in enumerate(got["ids"][0]):
+                found.append(
+                    {
+                        "id": cid,
+                        "similarity": 1.0 - float(got["distances"][0][i]),  # cosine space
+                        "metadata": got["metadatas"][0][i],
+                        "embedding": got["embeddings"][0][i] if with_embeddings else None,
+                    }
+                )
+        found.sort(key=lambda f: (-f["similarity"], f["id"]))
+        return found[:n]
+
+    def dense(self, query: str, k: int, filters: RetrievalFilters) -> list[RetrievedCase]:
+        from casebank.bank import case_from_record
+
+        return [
+            RetrievedCase(case=case_from_record(f["metadata"]), score=f["similarity"], rank=rank, strategy="dense")
+            for rank, f in enumerate(self._dense_candidates(query, k, filters), start=1)
+        ]
+
+    def _hybrid(self, query: str, k: int, filters: RetrievalFilters) -> list[tuple[str, float]]:
+        depth = max(5 * k, 20)
+        fused: dict[str, float] = {}
+        ranked_lists = [
+            [cid for cid, _ in self._bm25(query, depth, filters)],
+            [f["id"] for f in self._dense_candidates(query, depth, filters)],
+        ]
+        for ranked in ranked_lists:
+            for rank, cid in enumerate(ranked, start=1):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+        return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+    def _mmr(self, query: str, k: int, filters: RetrievalFilters) -> list[tuple[str, float]]:
+        """Maximal marginal relevance over dense candidates: relevance minus redundancy with what is chosen."""
+        candidates = self._dense_candidates(query, max(4 * k, 20), filters, with_embeddings=True)
+        if not candidates:
+            return []
+        lam = self.bank.settings.mmr_lambda
+        vectors = np.asarray([c["embedding"] for c in candidates], dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+        relevance = np.asarray([c["similarity"] for c in candidates])
+        chosen: list[int] = []
+        picked: list[tuple[str, float]] = []
+        while len(chosen) < min(k, len(candidates)):
+            redundancy = (vectors @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(candidates))
+            objective = lam * relevance - (1 - lam) * redundancy
+            objective[chosen] = -np.inf
+            best = int(np.argmax(objective))
+            chosen.append(best)
+            picked.append((candidates[best]["id"], float(objective[best])))
+        return picked

@@ -1,0 +1,157 @@
+"""`casebank seeds ...` and `casebank tasks ...`: build, verify and inspect demonstrations and task suites."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.table import Table
+
+import seeds
+from casebank.casefile import load_cases, write_cases
+from casebank.cli import console, err, progress
+from casebank.demos import ReplayResult, normalise_observation, replay, shows_recovery
+from casebank.tasks import Task, TaskFileError, load_tasks
+
+seeds_app = typer.Typer(no_args_is_help=True)
+tasks_app = typer.Typer(no_args_is_help=True)
+
+TasksOpt = Annotated[Path | None, typer.Option("--tasks", help="Task directory or file.")]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Replays in parallel.")]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def load_or_exit(source: Path, split: str | None = None) -> list[Task]:
+    try:
+        return load_tasks(source, split)
+    except TaskFileError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def run_all(items: list[T], work: Callable[[T], R], label: str, jobs: int) -> list[R]:
+    """Map `work` over items with a progress bar, keeping order."""
+    with progress() as bar, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        task = bar.add_task(label, total=len(items))
+        results = []
+        for result in pool.map(work, items):
+            bar.advance(task)
+            results.append(result)
+    return results
+
+
+def _report_failures(results: Iterable[ReplayResult]) -> int:
+    failed = 0
+    for r in results:
+        if not r.ok:
+            failed += 1
+            err.print(f"[red]FAIL[/red] {r.case.task_id}: check={'pass' if r.check.passed else 'fail'} {r.problems}")
+            if not r.check.passed:
+                err.print(f"    checker output: {r.check.output[-800:]}")
+    return failed
+
+
+@seeds_app.command("build")
+def build(
+    specs: TasksOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Seed file to write.")] = None,
+    jobs: JobsOpt = 2,
+) -> None:
+    """Replay every demo spec in the sandbox, check it, and write the seed file only if all pass."""
+    tasks = load_or_exit(specs or seeds.SPECS_DIR)
+    if specs is None and len(tasks) != seeds.SEED_COUNT:
+        err.print(f"[red]error:[/red] expected {seeds.SEED_COUNT} bundled demos, found {len(tasks)}")
+        raise typer.Exit(1)
+    results = run_all(tasks, replay, "replaying demos", jobs)
+    if failed := _report_failures(results):
+        err.print(f"[red]{failed} of {len(results)} demos failed; seed file not written[/red]")
+        raise typer.Exit(1)
+    target = out or seeds.SEEDS_FILE
+    write_cases([r.case for r in results], target)
+    console.print(f"{len(results)} demos replayed and verified; wrote {target}")
+
+
+@seeds_app.command("verify")
+def verify(specs: TasksOpt = None, seed_file: Annotated[Path | None, typer.Option("--seed-file")] = None, jobs: JobsOpt = 2) -> None:
+    """Replay again: every demo must pass its checker and reproduce the bundled trajectory."""
+    tasks = load_or_exit(specs or seeds.SPECS_DIR)
+    bundled = {c.task_id: c for c in load_cases(seed_file or seeds.SEEDS_FILE)}
+    results = run_all(tasks, replay, "verifying demos", jobs)
+    failed = _report_failures(results)
+    for r in results:
+        old = bundled.get(r.case.task_id)
+        if old is None:
+            failed += 1
+            err.print(f"[red]FAIL[/red] {r.case.task_id}: not in the seed file (run `casebank seeds build`)")
+        elif _fingerprint(old.messages) != _fingerprint(r.case.messages):
+            failed += 1
+            err.print(f"[red]FAIL[/red] {r.case.task_id}: replay differs from the seed file (rebuild the seeds)")
+    if missing := set(bundled) - {t.id for t in tasks}:
+        failed += len(missing)
+        err.print(f"[red]FAIL[/red] seed file has cases without a spec: {sorted(missing)}")
+    if failed:
+        raise typer.Exit(1)
+    console.print(f"{len(results)} demos verified")
+
+
+def _fingerprint(messages: list) -> list[tuple]:
+    return [(m.role, normalise_observation(m.content or ""), str(m.tool_calls)) for m in messages]
+
+
+@seeds_app.command("replay")
+def replay_one(task_id: str, specs: TasksOpt = None) -> None:
+    """Replay one demo (or eval reference) and print its trajectory: for authoring specs."""
+    tasks = {t.id: t for t in load_or_exit(specs or seeds.SPECS_DIR)}
+    if task_id not in tasks:
+        err.print(f"[red]error:[/red] no task {task_id!r}")
+        raise typer.Exit(2)
+    result = replay(tasks[task_id])
+    for m in result.case.messages[1:]:
+        console.print(f"[bold]{m.role}[/bold]", end=" ")
+        body = m.content or ""
+        if m.tool_calls:
+            body += f"\n  -> {m.tool_calls[0].function.name}({m.tool_calls[0].function.arguments_json()})"
+        console.print(body, markup=False, highlight=False, soft_wrap=True)
+    status = "PASS" if result.ok else "FAIL"
+    console.print(f"{status}: check {'passed' if result.check.passed else 'failed'}; problems: {result.problems}")
+    if not result.check.passed:
+        console.print(result.check.output, markup=False)
+    console.print(f"~{result.case.stats.approx_tokens} tokens, {result.case.stats.steps} steps, recovery={shows_recovery(result.case)}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@seeds_app.command("stats")
+def seed_stats(seed_file: Annotated[Path | None, typer.Option("--seed-file")] = None) -> None:
+    """Families, token sizes and recovery counts of the seed file."""
+    cases = load_cases(seed_file or seeds.SEEDS_FILE)
+    tokens = [c.stats.approx_tokens for c in cases]
+    table = Table(title=f"{len(cases)} seeds")
+    for column in ("family", "demos", "median tokens", "recoveries"):
+        table.add_column(column)
+    for family, n in sorted(Counter(c.family for c in cases).items()):
+        members = [c for c in cases if c.family == family]
+        table.add_row(family, str(n), str(int(statistics.median(c.stats.approx_tokens for c in members))), str(sum(map(shows_recovery, members))))
+    console.print(table)
+    console.print(
+        f"tokens (approx., chars/4): median {statistics.median(tokens):.0f}, max {max(tokens)}; "
+        f"demos showing recovery: {sum(map(shows_recovery, cases))}"
+    )
+
+
+@tasks_app.command("list")
+def list_tasks(tasks: TasksOpt = None, split: Annotated[str | None, typer.Option()] = None) -> None:
+    """List tasks in a suite."""
+    loaded = load_or_exit(tasks or seeds.EVAL_DIR, split)
+    table = Table(title=f"{len(loaded)} tasks")
+    for column in ("id", "family", "split", "instruction"):
+        table.add_column(column)
+    for t in loaded:
+        table.add_row(t.id, t.family, t.split, t.instruction[:70])
+    console.print(table)

@@ -1,0 +1,120 @@
+"""Each strategy behaves as its definition says, on a small crafted bank (real Chroma, real embedder)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from casebank.bank import CaseBank
+from casebank.retrieval import RRF_K, RetrievalFilters
+from conftest import make_case
+
+CONFIG_CRASH = "Fix the crash when the configuration file is missing at startup"
+SETTINGS_DOC = "Write a short document describing how the program reads its settings"
+TICKET = "Update the copyright header in every source file as requested in ticket KB-9931"
+ACCURACY = [
+    "Compute the mean validation accuracy for each training run in the CSV log",
+    "Compute the average validation accuracy for every run in the CSV log",
+    "Compute the mean validation accuracy per training run from the CSV logs",
+]
+CORPUS = [
+    (CONFIG_CRASH, "bugfix", ["python"]),
+    (SETTINGS_DOC, "docs", []),
+    (TICKET, "chore", []),
+    (ACCURACY[0], "analysis", ["csv"]),
+    (ACCURACY[1], "analysis", ["csv"]),
+    (ACCURACY[2], "analysis", ["csv", "logs"]),
+    ("Add a --json output flag to the inventory command line tool", "cli", ["python"]),
+    ("Extract author names and affiliations from the paper into a JSON file", "extract", []),
+    ("Refactor the billing module to remove the duplicated tax computation", "refactor", ["python"]),
+    ("Plot the learning curves of all experiments and save them as PNG", "analysis", []),
+    ("Summarise the ablation results into a markdown report with a table", "report", []),
+]
+
+
+@pytest.fixture
+def crafted(bank: CaseBank) -> CaseBank:
+    bank.upsert([make_case(task, family, tags) for task, family, tags in CORPUS])
+    return bank
+
+
+def tasks(results) -> list[str]:  # noqa: ANN001
+    return [r.case.task for r in results]
+
+
+def test_dense_ranks_a_paraphrase_first_where_bm25_does_not(crafted: CaseBank) -> None:
+    query = "program dies on launch when its settings are absent"  # no content word shared with CONFIG_CRASH
+    assert tasks(crafted.retrieve(query, 3, "dense"))[0] == CONFIG_CRASH
+    assert tasks(crafted.retrieve(query, 3, "bm25"))[0] != CONFIG_CRASH
+
+
+def test_bm25_ranks_an_exact_rare_keyword_first(crafted: CaseBank) -> None:
+    query = "KB-9931: app crashes on boot without config"
+    assert tasks(crafted.retrieve(query, 3, "bm25"))[0] == TICKET
+    assert tasks(crafted.retrieve(query, 3, "dense"))[0] != TICKET  # the semantics point elsewhere
+
+
+def test_bm25_without_lexical_overlap_returns_nothing(crafted: CaseBank) -> None:
+    assert crafted.retrieve("app crashes on boot", 3, "bm25") == []
+
+
+def test_hybrid_fuses_both_rankings_with_rrf(crafted: CaseBank) -> None:
+    query = "KB-9931: app crashes on boot without config"
+    hybrid = crafted.retrieve(query, 2, "hybrid")
+    assert set(tasks(hybrid)) == {TICKET, CONFIG_CRASH}  # each list's winner makes the fused top 2
+    bm25_ids = [r.case.id for r in crafted.retrieve(query, 20, "bm25")]
+    dense_ids = [r.case.id for r in crafted.retrieve(query, 20, "dense")]
+    for r in hybrid:
+        expected = sum(1 / (RRF_K + ids.index(r.case.id) + 1) for ids in (bm25_ids, dense_ids) if r.case.id in ids)
+        assert r.score == pytest.approx(expected)
+    assert [r.rank for r in hybrid] == [1, 2]
+
+
+def _mean_pairwise_similarity(bank: CaseBank, results) -> float:  # noqa: ANN001
+    vectors = bank.embedder.embed(tasks(results))
+    return float(np.mean([a @ b for a, b in itertools.combinations(vectors, 2)]))
+
+
+def test_mmr_returns_a_less_redundant_set_than_dense(crafted: CaseBank) -> None:
+    query = "average accuracy of each run from a CSV file"
+    dense = crafted.retrieve(query, 3, "dense")
+    mmr = crafted.retrieve(query, 3, "mmr")
+    assert set(tasks(dense)) == set(ACCURACY)  # the three near-duplicates
+    assert tasks(mmr)[0] == tasks(dense)[0]  # the most relevant case still leads
+    assert len(set(tasks(mmr)) & set(ACCURACY)) < 3
+    assert _mean_pairwise_similarity(crafted, mmr) < _mean_pairwise_similarity(crafted, dense) - 0.2
+
+
+def test_random_is_reproducible_by_seed(crafted: CaseBank) -> None:
+    first = [r.case.id for r in crafted.retrieve("anything", 4, "random", seed=7)]
+    again = [r.case.id for r in crafted.retrieve("anything", 4, "random", seed=7)]
+    others = {tuple(r.case.id for r in crafted.retrieve("anything", 4, "random", seed=s)) for s in range(8, 14)}
+    assert first == again and len(set(first)) == 4
+    assert len(others | {tuple(first)}) > 1
+
+
+def test_none_returns_nothing(crafted: CaseBank) -> None:
+    assert crafted.retrieve(CONFIG_CRASH, 4, "none") == []
+    assert crafted.retrieve(CONFIG_CRASH, 0, "dense") == []
+
+
+@pytest.mark.parametrize("strategy", ["random", "bm25", "dense", "hybrid", "mmr"])
+def test_filters_apply_to_every_strategy(crafted: CaseBank, strategy: str) -> None:
+    query = "compute accuracy of runs and fix the configuration crash"
+    only_python = crafted.retrieve(query, 10, strategy, RetrievalFilters(tags=["python"]))  # type: ignore[arg-type]
+    assert only_python and all("python" in r.case.tags for r in only_python)
+    analysis = crafted.retrieve(query, 10, strategy, RetrievalFilters(families=["analysis"]))  # type: ignore[arg-type]
+    assert analysis and {r.case.family for r in analysis} == {"analysis"}
+    excluded = {r.case.id for r in analysis[:2]}
+    rest = crafted.retrieve(query, 10, strategy, RetrievalFilters(families=["analysis"], exclude_ids=sorted(excluded)))  # type: ignore[arg-type]
+    assert not excluded & {r.case.id for r in rest}
+    assert crafted.retrieve(query, 10, strategy, RetrievalFilters(sources=["writeback"])) == []  # type: ignore[arg-type]
+
+
+def test_results_carry_scores_and_ranks(crafted: CaseBank) -> None:
+    results = crafted.retrieve("validation accuracy", 4, "dense")
+    assert [r.rank for r in results] == [1, 2, 3, 4]
+    scores = [r.score for r in results]
+    assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
