@@ -155,3 +155,28 @@ def list_tasks(tasks: TasksOpt = None, split: Annotated[str | None, typer.Option
     for t in loaded:
         table.add_row(t.id, t.family, t.split, t.instruction[:70])
     console.print(table)
+
+
+@tasks_app.command("leakage")
+def leakage(
+    tasks: TasksOpt = None,
+    specs: Annotated[Path | None, typer.Option("--seeds", help="Seed specs to compare against.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Fail when a task is at least this similar to a seed.")] = None,
+) -> None:
+    """Print each eval task's nearest seed by embedding similarity; fail on likely paraphrases."""
+    from casebank.leakage import LEAKAGE_THRESHOLD, nearest_seeds
+
+    limit = LEAKAGE_THRESHOLD if threshold is None else threshold
+    eval_tasks = load_or_exit(tasks or seeds.EVAL_DIR)
+    seed_tasks = load_or_exit(specs or seeds.SPECS_DIR)
+    rows = sorted(nearest_seeds(eval_tasks, seed_tasks), key=lambda r: -r.similarity)
+    table = Table(title=f"nearest seed per eval task (threshold {limit})")
+    for column in ("eval task", "nearest seed", "cosine"):
+        table.add_column(column)
+    for r in rows:
+        style = "red" if r.similarity >= limit else ""
+        table.add_row(r.eval_id, r.seed_id, f"{r.similarity:.3f}", style=style)
+    console.print(table)
+    if leaks := [r for r in rows if r.similarity >= limit]:
+        err.print(f"[red]{len(leaks)} eval task(s) at or above {limit}[/red]")
+        raise typer.Exit(1)

@@ -1,0 +1,81 @@
+"""The 78 bundled demonstrations and the held-out evaluation tasks: real replays in the real sandbox."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+import pytest
+
+import seeds
+from casebank.casefile import load_cases
+from casebank.demos import normalise_observation, replay, shows_recovery
+from casebank.embedding import Embedder
+from casebank.leakage import LEAKAGE_THRESHOLD, nearest_seeds
+from casebank.tasks import Task, load_tasks
+
+SPECS = load_tasks(seeds.SPECS_DIR)
+EVAL = load_tasks(seeds.EVAL_DIR)
+BUNDLED = {c.task_id: c for c in load_cases(seeds.SEEDS_FILE)}
+SEED_FAMILIES = {t.family for t in SPECS}
+
+
+def test_exactly_78_demos_in_at_least_10_families_none_over_12() -> None:
+    assert len(SPECS) == seeds.SEED_COUNT == 78
+    assert all(t.split == "seed" and t.steps for t in SPECS)
+    families = Counter(t.family for t in SPECS)
+    assert len(families) >= 10 and max(families.values()) <= 12, families
+
+
+def test_seed_file_holds_every_demo_verified() -> None:
+    assert set(BUNDLED) == {t.id for t in SPECS}
+    for case in BUNDLED.values():
+        assert case.outcome.success and case.outcome.verified_by == "checker" and case.source == "seed"
+        assert case.messages[-1].role == "tool" and case.tool_call_names()[-1] == "submit"
+
+
+def test_at_least_20_demos_show_recovery() -> None:
+    assert sum(map(shows_recovery, BUNDLED.values())) >= 20
+
+
+def test_demos_are_compact() -> None:
+    tokens = [c.stats.approx_tokens for c in BUNDLED.values()]
+    assert statistics.median(tokens) <= 1500 and max(tokens) <= 3000
+
+
+@pytest.mark.parametrize("task", SPECS, ids=lambda t: t.id)
+def test_demo_replays_and_reproduces_the_seed(task: Task) -> None:
+    result = replay(task)
+    assert result.ok, (result.problems, result.check.output[-1000:])
+    recorded = BUNDLED[task.id].messages
+    assert [normalise_observation(m.content or "") for m in result.case.messages] == [
+        normalise_observation(m.content or "") for m in recorded
+    ]
+
+
+def test_eval_suite_shape() -> None:
+    assert len(EVAL) >= 60 and all(t.split == "eval" and t.steps for t in EVAL)
+    in_family = [t for t in EVAL if t.family in SEED_FAMILIES]
+    out_of_distribution = [t for t in EVAL if t.family not in SEED_FAMILIES]
+    assert len(in_family) >= 40
+    assert len(out_of_distribution) >= 20 and len({t.family for t in out_of_distribution}) >= 3
+    assert not {t.id for t in EVAL} & {t.id for t in SPECS}
+
+
+@pytest.mark.parametrize("task", EVAL, ids=lambda t: t.id)
+def test_eval_task_is_solvable_and_not_vacuous(task: Task) -> None:
+    solved = replay(task)
+    assert solved.ok, (solved.problems, solved.check.output[-1000:])
+    untouched = replay(task.model_copy(update={"steps": task.steps[-1:]}))  # only the final submit
+    assert not untouched.check.passed, "the untouched workspace passes the checker"
+
+
+# Rewordings of seed instructions: what a leaked eval task would look like.
+PARAPHRASES = 5
+
+
+def test_no_eval_task_is_a_paraphrase_of_a_seed() -> None:
+    embedder = Embedder()
+    rows = nearest_seeds(EVAL, SPECS, embedder)
+    leaks = [r for r in rows if r.similarity >= LEAKAGE_THRESHOLD]
+    assert not leaks, leaks
