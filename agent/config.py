@@ -26,6 +26,8 @@ class AgentConfig(BaseModel):
     temperature: float = Field(0.0, ge=0)
     max_tokens: int | None = Field(1024, gt=0, description="Completion tokens per model call.")
     request_timeout_s: float = Field(300.0, gt=0, description="HTTP timeout of one model call.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="TCP connect timeout of one model call.")
+    max_retries: int = Field(2, ge=0, le=10, description="Client retries of a failed model call (0: fail at once).")
 
     # ---- retrieval ----
     strategy: Strategy = "hybrid"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import httpx
 from langchain_core.messages import AIMessage, BaseMessage
 
 from agent.config import AgentConfig
@@ -38,8 +39,8 @@ def make_chat_model(config: AgentConfig, *, http_client: Any = None) -> ChatMode
         model=config.model,
         temperature=config.temperature,
         max_tokens=config.max_tokens,
-        timeout=config.request_timeout_s,
-        max_retries=2,
+        timeout=httpx.Timeout(config.request_timeout_s, connect=config.connect_timeout_s),
+        max_retries=config.max_retries,
         http_client=http_client,
     )
     return llm.bind_tools(tool_schemas(), tool_choice="required")  # type: ignore[return-value]

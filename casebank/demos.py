@@ -27,6 +27,11 @@ _VOLATILE = [
 ]
 
 
+# A demo's commands may fail (that is how recovery is shown) but never by a signal or a time-out:
+# that is the machine's doing, not the demo's, and would teach nothing.
+_KILLED = re.compile(r"^(exit code: (1[2-9]\d|2\d\d)\b|timed out)")
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     case: Case
@@ -56,6 +61,8 @@ def replay(task: Task, *, model: str = "scripted-demo") -> ReplayResult:
         for number, step in enumerate(task.steps, start=1):
             call = ToolCall(id=f"call_{number}", function=FunctionCall(name=step.tool, arguments=step.args))
             result = executor.call(step.tool, step.args)
+            if _KILLED.match(result.content):
+                problems.append(f"step {number} ({step.tool}) was killed or timed out: {result.content[:200]}")
             if result.content.startswith("error:") != step.expect_error:
                 expected = "an error" if step.expect_error else "no error"
                 problems.append(f"step {number} ({step.tool}): expected {expected}, got: {result.content[:300]}")

@@ -70,8 +70,15 @@ def test_eval_task_is_solvable_and_not_vacuous(task: Task) -> None:
     assert not untouched.check.passed, "the untouched workspace passes the checker"
 
 
-# Rewordings of seed instructions: what a leaked eval task would look like.
-PARAPHRASES = 5
+# Hand-written rewordings of seed instructions: what a leaked eval task would look like.
+PARAPHRASES = {
+ "bugfix-binary-search-bounds": "The find_index function in search.py sometimes reports that an element is absent even though it is in the list, for instance the final element; test_search.py demonstrates this. Please repair it.",
+ "cli-feature-count-json": "Give count.py a --json option that outputs the line, word and character counts as a JSON object {\"file\", \"lines\", \"words\", \"chars\"} rather than plain text; keep the default output unchanged.",
+ "compare-runs-best-checkpoint": "Pick the checkpoint to release: from checkpoints.jsonl choose the one with the best val_acc (ties broken by lower val_loss) and save it to best_checkpoint.json as {\"step\", \"val_acc\", \"val_loss\"}.",
+ "implement-function-run-length": "Write the encode() and decode() functions of rle.py, a run-length encoder whose format the module docstring explains, so that decoding an encoding returns the original string.",
+ "write-tests-extend-dates": "Extend tests/test_dates.py, which only tests is_leap_year, with tests of days_in_month: months with 31 and 30 days, February in leap and common years, and ValueError for a month not in 1..12. Keep the current tests.",
+ "report-benchmark-compare": "Write bench_compare.md comparing baseline.json with candidate.json benchmark timings: a table of benchmark, baseline_ms, candidate_ms and change_pct for the benchmarks both files have, sorted by name, plus a Regressions section.",
+}
 
 
 def test_no_eval_task_is_a_paraphrase_of_a_seed() -> None:
@@ -79,3 +86,8 @@ def test_no_eval_task_is_a_paraphrase_of_a_seed() -> None:
     rows = nearest_seeds(EVAL, SPECS, embedder)
     leaks = [r for r in rows if r.similarity >= LEAKAGE_THRESHOLD]
     assert not leaks, leaks
+    # The threshold is meaningful: every paraphrase of a seed is caught, and maps to its own seed.
+    specs = {t.id: t for t in SPECS}
+    fakes = [specs[sid].model_copy(update={"id": f"paraphrase-of-{sid}", "instruction": text}) for sid, text in PARAPHRASES.items()]
+    for row, seed_id in zip(nearest_seeds(fakes, SPECS, embedder), PARAPHRASES):
+        assert row.seed_id == seed_id and row.similarity >= LEAKAGE_THRESHOLD, row

