@@ -24,6 +24,7 @@ serve: $(STAMP) system-deps
 	@echo "  $(VENV)/bin/casebank search 'fix a failing test' -k 3"
 
 test: $(STAMP) system-deps
+	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank seeds verify
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 seeds: $(STAMP)

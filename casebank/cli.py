@@ -149,12 +149,11 @@ def _register_subcommands() -> None:
     app.add_typer(seeds_app, name="seeds", help="Build and verify the bundled demonstrations.")
     app.add_typer(tasks_app, name="tasks", help="Inspect task suites.")
     from agent.cli import run_app
+    from casebank.llm.cli import app as llm_app
+    from serving.cli import serve_app
 
     app.add_typer(run_app)
-    try:
-        from casebank.llm.cli import app as llm_app
-    except ImportError:  # the llm layer is optional until its module lands
-        return
+    app.add_typer(serve_app)
     app.add_typer(llm_app, name="llm", help="Serve the LLM with vLLM.")
 
 

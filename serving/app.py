@@ -8,6 +8,7 @@ GET /healthz, /readyz, /metrics; the schema is at /openapi.json and the docs at 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,7 +46,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        service.executor.submit(_warm_up, bank)  # load the embedder now rather than in the first chat
+        # Load the embedder and build the agents before taking requests, not during the first chat.
+        await asyncio.get_running_loop().run_in_executor(service.executor, service.warm_up)
         yield
         service.close()
 
@@ -73,9 +75,3 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
-
-def _warm_up(bank: CaseBank) -> None:
-    try:
-        bank.embedder.embed(["warm up"])
-    except Exception:
-        log.warning("embedder warm-up failed", exc_info=True)

@@ -26,14 +26,15 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else f"{text[:limit]} [... {len(text) - limit} more chars]"
 
 
-def _parse_loras(loras: list[str]) -> dict[str, str]:
+def _parse_loras(loras: list[str]) -> dict[str, Path]:
     out = {}
     for item in loras:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            err.print(f"[red]error:[/red] --lora takes NAME=PATH, got {item!r}")
-            raise typer.Exit(2)
-        out[name] = path
+            raise typer.BadParameter(f"expected NAME=PATH, got {item!r}", param_hint="--lora")
+        if not Path(path).exists():
+            raise typer.BadParameter(f"LoRA adapter folder not found: {path}", param_hint="--lora")
+        out[name] = Path(path).resolve()
     return out
 
 
@@ -75,7 +76,7 @@ def serve(
             llm_server.stop_vllm(proc)
 
 
-def _start_llm(settings: Any, bank_settings: Any, llm_port: int, model_path: Path | None, loras: dict[str, str]) -> tuple[Any, Any, str]:
+def _start_llm(settings: Any, bank_settings: Any, llm_port: int, model_path: Path | None, loras: dict[str, Path]) -> tuple[Any, Any, str]:
     if importlib.util.find_spec("casebank.llm.server") is None:
         err.print("[red]error:[/red] --start-llm needs casebank.llm.server, which is not installed; start vLLM yourself and pass --llm-url")
         raise typer.Exit(2)

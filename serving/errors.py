@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,11 +56,16 @@ class APIError(Exception):
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
 
 
+# Pydantic puts the union member it tried into the location ("content", "str"); that is not a field.
+UNION_TAG = re.compile(r"^(str|int|float|bool|bytes|none|[a-z-]+\[.*\])$")
+
+
 def field_path(loc: Sequence[Any]) -> str:
     """("body", "messages", 0, "content") -> "messages[0].content"; ("query", "k") -> "k"."""
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:]
+    parts = [p for p in parts if not (isinstance(p, str) and UNION_TAG.match(p))]
     out = ""
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -68,6 +74,9 @@ def field_path(loc: Sequence[Any]) -> str:
 
 def validation_error(errors: Sequence[dict[str, Any]]) -> APIError:
     first = errors[0]
+    if first.get("type") == "json_invalid":
+        return APIError(422, f"body: invalid JSON ({first.get('ctx', {}).get('error', 'cannot parse')}).", param="body",
+                        code="invalid_json")
     param = field_path(first.get("loc", ()))
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return APIError(422, f"{param}: {first.get('msg', 'invalid')}{more}", param=param, code="invalid_value")

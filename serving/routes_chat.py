@@ -30,6 +30,15 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 
 LIMIT_PREFIXES = ("step limit", "token budget", "time limit")
 CONVERSATION_HEADER = "X-Conversation-Id"
+# One server-sent event (OpenAPI before 3.2 describes each event of a stream with `schema`).
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "data": {"type": "string", "description": "A chat.completion.chunk as JSON; the last event is `[DONE]`."},
+        "event": {"type": "string"},
+    },
+    "required": ["data"],
+}
 
 
 def service_of(request: Request) -> ChatService:
@@ -59,10 +68,7 @@ def make_turn(request: Request, body: ChatCompletionRequest, header_conversation
                        param=f"messages[{users[-1]}].content", code="empty_message")
 
     options = body.casebank
-    conversation_id = (options.conversation_id if options else None) or header_conversation
-    if conversation_id is not None and not CONVERSATION_ID.match(conversation_id):
-        raise APIError(422, f"{CONVERSATION_HEADER}: use letters, digits, '.', '_', '-' (max 128).", param=CONVERSATION_HEADER,
-                       code="invalid_value")
+    conversation_id = (options.conversation_id if options else None) or header_conversation  # both validated already
     return Turn(
         model=body.model,
         profile=profile,
@@ -212,7 +218,7 @@ async def sse(writer: ChunkWriter, head: list[tuple[str, dict[str, Any]]], run: 
     "/chat/completions",
     response_model=ChatCompletion,
     responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+        200: {"content": {"text/event-stream": {"schema": SSE_EVENT}},
               "description": "A chat completion, or with `stream: true` a stream of chat.completion.chunk events."},
         **error_responses(401, 403, 404, 413, 422, 500, 502, 503),
     },
@@ -222,7 +228,7 @@ async def chat_completions(
     body: ChatCompletionRequest,
     request: Request,
     principal: Principal = Depends(require_key),
-    x_conversation_id: str | None = Header(None, alias=CONVERSATION_HEADER, max_length=128),
+    x_conversation_id: str | None = Header(None, alias=CONVERSATION_HEADER, max_length=128, pattern=CONVERSATION_ID.pattern),
 ) -> Any:
     """The last user message is this turn. The conversation (its history and workspace) is kept by the
     server: continue one with `casebank.conversation_id` or the `X-Conversation-Id` header; without either

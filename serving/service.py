@@ -204,6 +204,15 @@ class ChatService:
         self.metrics.feedback.labels("good" if success else "bad").inc()
         return last, written
 
+    def warm_up(self) -> None:
+        """Load the embedder and build each profile's agent (imports, model client, graph)."""
+        try:
+            self.bank.embedder.embed(["warm up"])
+            for name, profile in self.settings.profiles.items():
+                self.agent_for(self.config_for(Turn(model=name, profile=profile, conversation_id="warm-up", text="")))
+        except Exception:
+            log.warning("warm-up failed; the first chat will be slower", exc_info=True)
+
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
         try:
@@ -220,7 +229,10 @@ class TurnStream:
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
 
         def on_update(node: str, update: dict[str, Any]) -> None:
-            loop.call_soon_threadsafe(self._queue.put_nowait, (node, update))
+            try:
+                loop.call_soon_threadsafe(self._queue.put_nowait, (node, update))
+            except RuntimeError:  # the loop is gone (server shutting down): the turn itself carries on
+                pass
 
         self.future = loop.run_in_executor(service.executor, functools.partial(service.run_turn, turn, on_update))
         # Done-callbacks run after every update scheduled before the turn finished: order is kept.

@@ -19,7 +19,6 @@ from langchain_openai import ChatOpenAI
 
 from agent.config import AgentConfig
 from agent.model import make_chat_model
-from agent.runner import Agent
 from casebank.bank import CaseBank
 from casebank.config import Settings
 from casebank.models import Case, FunctionCall, Message, Outcome, ToolCall
