@@ -108,7 +108,7 @@ def approx_tokens(text: str) -> int:
 
 
 class Case(BaseModel):
-    id: str = ""
+    id: str = Field("", description="Content hash of task, messages and tools; derived when omitted.")
     task: str = ""
     family: str = "general"
     tags: list[str] = Field(default_factory=list)
@@ -144,8 +144,11 @@ class Case(BaseModel):
         if not self.task.strip():
             raise ValueError("a case needs a task text (or a user message)")
         self.stats = self.compute_stats()
-        if not self.id:
-            self.id = self.content_hash()
+        # The id *is* the content: writes are idempotent and caches keyed by id can never be stale.
+        expected = self.content_hash()
+        if self.id and self.id != expected:
+            raise ValueError(f"id {self.id!r} does not match the case's content (expected {expected!r}; omit id to derive it)")
+        self.id = expected
         return self
 
     def content_hash(self) -> str:

@@ -57,8 +57,14 @@ def _tokenize(texts: list[str]) -> Any:
 
 
 class Retriever:
+    # BM25 indexes are cached by the exact tuple of candidate ids. Ids are content hashes of the task
+    # text (the indexed document), so the same ids always mean the same corpus: the cache can never be
+    # stale, even when another process writes to the bank. Listing ids is cheap; fetching documents is not.
+    BM25_CACHE_SIZE = 8
+
     def __init__(self, bank: CaseBank):
         self.bank = bank
+        self._bm25_cache: dict[tuple[str, ...], Any] = {}
 
     def _collections(self, filters: RetrievalFilters) -> list[Any]:
         return [self.bank.cases] if filters.success_only else [self.bank.cases, self.bank.quarantine]
@@ -106,13 +112,25 @@ class Retriever:
         ids = list(self._pool(filters, include=[]))
         return [(cid, 0.0) for cid in random.Random(seed).sample(ids, min(k, len(ids)))]
 
+    def _bm25_index(self, filters: RetrievalFilters) -> tuple[tuple[str, ...], Any]:
+        ids = tuple(self._pool(filters, include=[]))
+        index = self._bm25_cache.get(ids)
+        if index is None and ids:
+            documents: dict[str, str] = {}
+            for collection in self._collections(filters):
+                got = collection.get(ids=list(ids), include=["documents"])
+                documents.update(zip(got["ids"], got["documents"]))
+            index = bm25s.BM25()
+            index.index(_tokenize([documents[i] for i in ids]), show_progress=False)
+            if len(self._bm25_cache) >= self.BM25_CACHE_SIZE:
+                self._bm25_cache.clear()
+            self._bm25_cache[ids] = index
+        return ids, index
+
     def _bm25(self, query: str, k: int, filters: RetrievalFilters) -> list[tuple[str, float]]:
-        pool = self._pool(filters, include=["documents"])
-        if not pool:
+        ids, index = self._bm25_index(filters)
+        if not ids:
             return []
-        ids = list(pool)
-        index = bm25s.BM25()
-        index.index(_tokenize([pool[i]["documents"] for i in ids]), show_progress=False)
         query_tokens = _tokenize([query])
         if not query_tokens.vocab:  # nothing but stopwords: no lexical evidence at all
             return []

