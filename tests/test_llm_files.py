@@ -211,7 +211,7 @@ def test_cpu_ranges() -> None:
 
 def test_urls(tmp_path: Path) -> None:
     assert _cfg(tmp_path, port=9).openai_url == "http://127.0.0.1:9/v1"
-    assert _cfg(tmp_path, host="0.0.0.0").base_url == "http://127.0.0.1:8000"
+    assert _cfg(tmp_path, host="0.0.0.0").base_url == "http://127.0.0.1:8001"
 
 
 # --- readiness and stopping ------------------------------------------------------------------

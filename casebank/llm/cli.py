@@ -76,7 +76,7 @@ def prepare(
         err.print("[yellow]warning: the chat template does not render tools (<tool_call>).[/yellow]")
 
 
-def _parse_loras(items: list[str]) -> dict[str, Path]:
+def parse_loras(items: list[str]) -> dict[str, Path]:
     loras: dict[str, Path] = {}
     for item in items:
         name, sep, path = item.partition("=")
@@ -95,7 +95,7 @@ def serve(
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Served model name.")] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port.")] = 8001,
     max_model_len: Annotated[int, typer.Option(help="Context length.")] = 8192,
     dtype: Annotated[str | None, typer.Option(help="vLLM --dtype (default: float32 on CPU, auto on GPU).")] = None,
     lora: Annotated[list[str], typer.Option(help="LoRA adapter NAME=PATH (repeatable).")] = [],  # noqa: B006
@@ -117,7 +117,7 @@ def serve(
     from casebank.llm.server import ServerConfig, ServerError, start_vllm, stop_vllm, tail_lines, wait_ready
 
     data_dir = _data_dir(data_dir)
-    loras = _parse_loras(lora)
+    loras = parse_loras(lora)
     if model is None:
         model = _prepare(data_dir, "float32", keep_gguf=False)
         name = name or DEFAULT_MODEL_NAME

@@ -59,7 +59,7 @@ class ServerConfig:
     model: Path | str
     served_model_name: str = DEFAULT_MODEL_NAME
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = 8001
     data_dir: Path | str = Path(".casebank")
     max_model_len: int = 8192
     dtype: str | None = None
