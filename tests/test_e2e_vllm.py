@@ -28,7 +28,8 @@ from casebank.sandbox.tools import TOOL_NAMES
 from casebank.tasks import load_tasks
 from conftest import REPO, free_port
 
-pytestmark = pytest.mark.e2e
+# Conversion (~90 s), start-up (~60 s) and a few CPU-speed model calls: more than the default timeout.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 TASK_ID = "implement-function-add-months"
 
 
