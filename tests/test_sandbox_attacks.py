@@ -565,3 +565,20 @@ def test_forced_modes(monkeypatch: pytest.MonkeyPatch, ws: Path) -> None:
     monkeypatch.setenv(iso.MODE_ENV, "basic")
     assert mechanisms()["bwrap"] is False
     assert run("echo b", ws).output == "b\n"
+
+
+def test_a_python_under_tmp_stays_visible(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout under /tmp (CI clones often are) must keep its venv bound over the fresh /tmp."""
+    fake = "/tmp/some-ci-clone/.venv"
+    monkeypatch.setattr(iso, "_python_dirs", lambda: [fake])
+    fds: list[int] = []
+    try:
+        argv = iso._bwrap_argv(0, iso.Limits(), None, fds, seccomp=False)
+    except iso.SandboxUnavailable:
+        pytest.fail("bwrap is required for this check")
+    finally:
+        for fd in fds:
+            os.close(fd)
+    tmpfs_at = next(i for i in range(len(argv) - 1) if argv[i] == "--tmpfs" and argv[i + 1] == "/tmp")
+    bind_at = next(i for i in range(len(argv) - 2) if argv[i] == "--ro-bind" and argv[i + 1] == fake)
+    assert tmpfs_at < bind_at

@@ -434,7 +434,12 @@ def _bwrap_argv(ws_fd: int, limits: Limits, uid: int | None, fds: list[int], sec
         a += ["--perms", "0444", "--ro-bind-data", str(fd), path]
     for path in _ETC_RO:
         a += ["--ro-bind-try", path, path]
-    made: set[str] = set()
+    # The fresh /proc, /dev and tmpfs mounts come before the python binds: a project checked out
+    # under /tmp (CI clones often are) keeps its venv visible instead of hidden under the new /tmp.
+    a += ["--proc", "/proc", "--dev", "/dev",
+          "--size", str(TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+          "--size", str(TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm"]
+    made: set[str] = {"/tmp", "/dev", "/proc"}
     for d in _python_dirs():
         anc = os.path.dirname(d)
         chain = []
@@ -445,10 +450,7 @@ def _bwrap_argv(ws_fd: int, limits: Limits, uid: int | None, fds: list[int], sec
             a += ["--perms", "0755", "--dir", p]
             made.add(p)
         a += ["--ro-bind", d, d]
-    a += ["--proc", "/proc", "--dev", "/dev",
-          "--size", str(TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-          "--size", str(TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",
-          "--bind-fd", str(ws_fd), VIRTUAL_WORKSPACE, "--remount-ro", "/", "--"]
+    a += ["--bind-fd", str(ws_fd), VIRTUAL_WORKSPACE, "--remount-ro", "/", "--"]
     if uid is not None:
         a += _setpriv_args(uid)
     a += _prlimit_args(limits, nproc=True)
