@@ -64,7 +64,10 @@ def serve(
         server = uvicorn.Server(uvicorn.Config(create_app(settings, bank_settings=bank_settings), host=settings.host,
                                                port=settings.port, log_level=log_level))
         threading.Thread(target=_announce_when_ready, args=(server, settings), daemon=True).start()
-        server.run()
+        try:
+            server.run()
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; the shutdown is done
+            pass
     finally:
         if proc is not None and llm_server is not None:
             console.print("[dim]stopping vLLM ...[/dim]")

@@ -92,3 +92,4 @@ def test_serve_runs_the_api_until_interrupted(tmp_path: Path) -> None:
         output = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, output
     assert f"LLM at {llm}" in output and (tmp_path / "chroma").is_dir()
+    assert "ready" in output and f"curl -s http://127.0.0.1:{port}/v1/chat/completions" in " ".join(output.split())
