@@ -100,6 +100,21 @@ def with_unique_call_ids(reply: AIMessage, history: Sequence[AnyMessage], step: 
     return reply.model_copy(update=fixed)
 
 
+def previous_step(history: Sequence[AnyMessage]) -> dict[tuple[str, str], str]:
+    """The assistant turn before the latest one: (tool, canonical args) -> the observation it got
+    (as the model saw it, without any repeat note)."""
+    replies = [i for i, m in enumerate(history) if isinstance(m, AIMessage)]
+    if len(replies) < 2:
+        return {}
+    start = replies[-2]
+    observations = {m.tool_call_id: str(m.content) for m in history[start + 1 : replies[-1]] if isinstance(m, ToolMessage)}
+    note = "\n" + load_prompt("repeat.md")
+    return {
+        (name, json.dumps(args, sort_keys=True, default=str)): observations.get(cid, "").removesuffix(note)
+        for cid, name, args in calls_of(history[start])  # type: ignore[arg-type]
+    }
+
+
 class Nodes:
     """The graph's nodes. Each takes the state and returns a partial update."""
 
@@ -147,6 +162,7 @@ class Nodes:
         env = self.deps.make_env(state["workspace"])
         results: list[ToolMessage] = []
         submitted: str | None = None
+        previous = previous_step(state["messages"])
         for cid, name, args in calls_of(state["messages"][-1]):
             if submitted is None:
                 result = env.execute(name, args)
@@ -154,7 +170,11 @@ class Nodes:
                     submitted = result.summary or ""
             else:
                 result = ToolResult("error: not run: the task was already submitted", ok=False)
-            results.append(ToolMessage(result.content, tool_call_id=cid, name=name, status="success" if result.ok else "error"))
+            content = result.content
+            # Small models at temperature 0 loop on one call; say so in the observation, once per repeat.
+            if previous.get((name, json.dumps(args, sort_keys=True, default=str))) == content:
+                content = f"{content}\n{load_prompt('repeat.md')}"
+            results.append(ToolMessage(content, tool_call_id=cid, name=name, status="success" if result.ok else "error"))
         return {"messages": results, "submitted": submitted}
 
     def nudge(self, state: AgentState) -> dict[str, Any]:

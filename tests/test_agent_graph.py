@@ -112,6 +112,20 @@ def test_malformed_arguments_and_unknown_tool_become_observations(tmp_path: Path
     assert isinstance(model.calls[1][-1], ToolMessage) and model.calls[1][-1].content.startswith("error:")
 
 
+def test_a_repeated_call_gets_a_note_in_its_observation(tmp_path: Path, shared_bank: CaseBank) -> None:
+    read = tool_call("read_file", {"path": "calc.py"})
+    replies = [read, tool_call("read_file", {"path": "calc.py"}), tool_call("read_file", {"path": "calc.py"}), *solve_add()[1:]]
+    agent, _ = make_agent(tmp_path, shared_bank, replies, k=0)
+    result = agent.run_task(add_task("calc-add-repeat", "The add helper in calc.py subtracts; make it add."))
+
+    assert result.status == "succeeded"
+    note = load_prompt("repeat.md")
+    obs = observations(result)
+    assert note not in obs[0] and obs[1].endswith(note) and obs[2].endswith(note)
+    assert obs[1].removesuffix("\n" + note) == obs[0]  # the real output is still all there
+    assert not any(note in o for o in obs[3:])  # a different call gets no note
+
+
 def test_no_tool_call_gets_one_nudge_then_fails_and_is_quarantined(tmp_path: Path, shared_bank: CaseBank) -> None:
     agent, model = make_agent(tmp_path, shared_bank, [text_reply("It looks fine to me."), text_reply("Really, it is fine.")], k=0)
     result = agent.run_task(add_task("calc-add-nudge", "Check whether add() in calc.py is correct and fix it if not."))
