@@ -16,6 +16,7 @@ import sys
 import time
 import tracemalloc
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,43 +66,35 @@ def token() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def procs_with(marker: str) -> list[int]:
-    """Host-side scan of /proc for processes whose command line contains marker."""
-    me = os.getpid()
+def _live_pids(proc_file: str, matches: Callable[[bytes], bool]) -> list[int]:
+    """Host-side scan of /proc: live (non-zombie) processes, other than this one, whose
+    /proc/PID/<proc_file> satisfies `matches`."""
     found = []
     for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == me:
+        if not name.isdigit() or int(name) == os.getpid():
             continue
         try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmd = f.read()
+            with open(f"/proc/{name}/{proc_file}", "rb") as f:
+                data = f.read()
             with open(f"/proc/{name}/stat", "rb") as f:
                 state = f.read().rsplit(b")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if marker.encode() in cmd and state != b"Z":
+        if matches(data) and state != b"Z":
             found.append(int(name))
     return found
+
+
+def procs_with(marker: str) -> list[int]:
+    """Processes whose command line contains marker."""
+    return _live_pids("cmdline", lambda cmd: marker.encode() in cmd)
 
 
 def procs_with_env(tok: str) -> list[int]:
     """Live processes whose environment carries CASEBANK_TEST_TOKEN=tok (children inherit it).
     Only our own run's processes match, so this is safe on a machine running other sandboxes."""
     needle = f"CASEBANK_TEST_TOKEN={tok}".encode()
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as f:
-                env = f.read()
-            with open(f"/proc/{name}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if needle in env.split(b"\0") and state != b"Z":
-            out.append(int(name))
-    return out
+    return _live_pids("environ", lambda env: needle in env.split(b"\0"))
 
 
 def tagged(tok: str) -> dict[str, str]:
