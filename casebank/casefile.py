@@ -60,7 +60,8 @@ def _array_item_lines(text: str, count: int) -> list[int]:
     return lines
 
 
-def _field_of(error: ValidationError) -> tuple[str, str]:
+def field_of(error: ValidationError) -> tuple[str, str]:
+    """The first error's field path (dotted) and message."""
     first = error.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "<record>"
     return field, first["msg"]
@@ -107,7 +108,7 @@ def load_cases(path: Path | str, fmt: CaseFormat = "casebank") -> list[Case]:
             else:
                 cases.append(Case.model_validate(record))
         except ValidationError as e:
-            field, problem = _field_of(e)
+            field, problem = field_of(e)
             raise CaseFileError(path, line, field, problem) from None
         except TypeError as e:
             raise CaseFileError(path, line, "<record>", str(e)) from None

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from casebank.casefile import CaseFileError
+from casebank.casefile import CaseFileError, field_of
 
 
 class TaskFileError(CaseFileError):
@@ -61,9 +61,7 @@ def _validated(data: Any, path: Path, line: int) -> Task:
     try:
         return Task.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "<record>"
-        raise TaskFileError(path, line, field, first["msg"]) from None
+        raise TaskFileError(path, line, *field_of(e)) from None
 
 
 def _yaml_line_of(text: str, field: str) -> int:
@@ -96,9 +94,8 @@ def load_task_file(path: Path) -> list[Task]:
     try:
         return [Task.model_validate(data)]
     except ValidationError as e:
-        first = e.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "<record>"
-        raise TaskFileError(path, _yaml_line_of(text, field), field, first["msg"]) from None
+        field, problem = field_of(e)
+        raise TaskFileError(path, _yaml_line_of(text, field), field, problem) from None
 
 
 def load_tasks(source: Path | str, split: str | None = None) -> list[Task]:
