@@ -25,9 +25,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def invoke(*args: str) -> str:
+    """The command's output with whitespace collapsed: rich wraps lines at the terminal width."""
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return " ".join(result.output.split())
 
 
 def test_seed_then_search_prints_ranked_cases(data_dir: Path) -> None:
