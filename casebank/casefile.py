@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from casebank.models import Case, Outcome
+from casebank.models import Case, Outcome, TextError
 
 CaseFormat = Literal["casebank", "limi"]
 LIMI_KEYS = ("messages", "tools")
@@ -27,15 +27,26 @@ class CaseFileError(ValueError):
         super().__init__(f"{path}:{line}: field '{field}': {problem}")
 
 
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise CaseFileError(path, line, "<file>", f"not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
+
+
 def _records(path: Path) -> Iterator[tuple[int, Any]]:
     """Yield (line number, parsed JSON) from a JSONL file or a JSON array file."""
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
             items = json.loads(text)
         except json.JSONDecodeError as e:
             raise CaseFileError(path, e.lineno, "<json>", e.msg) from None
+        except RecursionError:
+            raise CaseFileError(path, 1, "<json>", "nested too deeply to parse") from None
         # A JSON array has no line per record; report the line where each item starts.
         starts = _array_item_lines(text, len(items))
         yield from zip(starts, items)
@@ -47,6 +58,8 @@ def _records(path: Path) -> Iterator[tuple[int, Any]]:
             yield number, json.loads(line)
         except json.JSONDecodeError as e:
             raise CaseFileError(path, number, "<json>", f"invalid JSON: {e.msg} (column {e.colno})") from None
+        except RecursionError:
+            raise CaseFileError(path, number, "<json>", "nested too deeply to parse") from None
 
 
 def _array_item_lines(text: str, count: int) -> list[int]:
@@ -61,10 +74,16 @@ def _array_item_lines(text: str, count: int) -> list[int]:
 
 
 def field_of(error: ValidationError) -> tuple[str, str]:
-    """The first error's field path (dotted) and message."""
+    """The first error's field path (dotted) and message. A TextError raised by a model validator
+    carries the path below the model it checked, so that path is appended to pydantic's location."""
     first = error.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "<record>"
-    return field, first["msg"]
+    loc = [str(p) for p in first["loc"]]
+    problem = first["msg"]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, TextError):
+        loc += [cause.field] if cause.field else []
+        problem = cause.problem
+    return ".".join(loc) or "<record>", problem
 
 
 def case_from_limi(record: dict[str, Any]) -> Case:
@@ -109,6 +128,8 @@ def load_cases(path: Path | str, fmt: CaseFormat = "casebank") -> list[Case]:
                 cases.append(Case.model_validate(record))
         except ValidationError as e:
             field, problem = field_of(e)
+            if fmt == "limi" and field.startswith("metadata."):
+                field = field.removeprefix("metadata.")  # a LIMI file's own top-level key
             raise CaseFileError(path, line, field, problem) from None
         except TypeError as e:
             raise CaseFileError(path, line, "<record>", str(e)) from None

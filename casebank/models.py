@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -12,6 +13,69 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Role = Literal["system", "user", "assistant", "tool"]
 Source = Literal["seed", "writeback", "import"]
 VerifiedBy = Literal["checker", "feedback", "seed", "none"]
+
+# One rule for every string that enters casebank, whether it comes from a chat, an import, the CLI or a
+# write-back. A lone surrogate (JSON allows "\\udc00", and argv decoding makes them from stray bytes)
+# cannot be encoded as UTF-8, so Chroma's metadata, the JSON export and every answer fail on it, far
+# from where it came in; a NUL truncates strings in the C layers below. Nesting is bounded because
+# pydantic's serialiser and Chroma give up a few hundred levels down.
+MAX_DEPTH = 64
+_BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
+
+
+class TextError(ValueError):
+    """A string in a case cannot be stored. `field` is its dotted path ('' for a bare string); `index`
+    the position of the case in a batch, when a batch was being written."""
+
+    def __init__(self, field: str, problem: str, index: int | None = None):
+        self.field, self.problem, self.index = field, problem, index
+        where = f"field '{field}': " if field else ""
+        super().__init__(f"case {index}: {where}{problem}" if index is not None else f"{where}{problem}")
+
+
+def check_text(text: str, field: str = "") -> str:
+    """`text` unchanged, or TextError (a ValueError) naming the first lone surrogate or NUL character."""
+    bad = _BAD_CHAR.search(text)
+    if bad is None:
+        return text
+    char = bad.group()
+    what = "a NUL character" if char == "\x00" else f"a lone surrogate U+{ord(char):04X} (not valid Unicode)"
+    raise TextError(field, f"text contains {what} at index {bad.start()}")
+
+
+def _printable(key: str) -> str:
+    """A key as it may appear in an error message: bad characters escaped, never printed raw."""
+    return _BAD_CHAR.sub(lambda m: f"\\u{ord(m.group()):04x}", key)
+
+
+def check_value(value: Any, field: str = "") -> None:
+    """Apply `check_text` to every string in a value: models (their extra keys too), dict keys and
+    values, list items, to any depth up to MAX_DEPTH. Iterative, so a deep value cannot overflow the
+    stack; the first bad string in document order is reported with its dotted path."""
+    stack: list[tuple[Any, str, int]] = [(value, field, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            check_text(item, path)
+            continue
+        children: list[tuple[Any, Any]]
+        if isinstance(item, BaseModel):
+            children = [(name, getattr(item, name)) for name in type(item).model_fields]
+            children += list((item.__pydantic_extra__ or {}).items())
+        elif isinstance(item, dict):
+            children = list(item.items())
+        elif isinstance(item, list | tuple):
+            children = list(enumerate(item))
+        else:
+            continue
+        if depth >= MAX_DEPTH and children:
+            raise TextError(path, f"nested deeper than {MAX_DEPTH} levels")
+        for key, child in reversed(children):
+            name = _printable(key) if isinstance(key, str) else str(key)
+            where = f"{path}.{name}" if path else name
+            stack.append((child, where, depth + 1))
+            if isinstance(key, str):
+                stack.append((key, where, depth + 1))  # the key itself, checked just before its value
 
 
 class FunctionCall(BaseModel):
@@ -22,6 +86,17 @@ class FunctionCall(BaseModel):
     # LIMI files carry either a dict or a JSON string; we keep what we were given (lossless) and
     # parse on demand with `args()`.
     arguments: dict[str, Any] | str = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _json_arguments_are_text(self) -> FunctionCall:
+        # Arguments kept as a JSON string are parsed on export; escapes inside it must decode to text too.
+        if isinstance(self.arguments, str):
+            try:
+                parsed = json.loads(self.arguments)
+            except (ValueError, RecursionError):
+                return self  # not JSON: kept as given, checked as a plain string
+            check_value(parsed, "arguments")
+        return self
 
     def args(self) -> dict[str, Any]:
         """The arguments as a dict. Raises ValueError when they are not a JSON object."""
@@ -135,10 +210,13 @@ class Case(BaseModel):
     @field_validator("tags")
     @classmethod
     def _clean_tags(cls, tags: list[str]) -> list[str]:
+        for i, tag in enumerate(tags):  # before sorting, so an error names the position as given
+            check_text(tag, str(i))
         return sorted({t.strip() for t in tags if t.strip()})
 
     @model_validator(mode="after")
     def _derive(self) -> Case:
+        check_value(self)  # before hashing: the hash encodes the text as UTF-8
         if not self.task:
             self.task = next((m.content or "" for m in self.messages if m.role == "user"), "")
         if not self.task.strip():

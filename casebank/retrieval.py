@@ -137,9 +137,10 @@ class Retriever:
         docs, scores = index.retrieve(query_tokens, k=min(k, len(ids)), show_progress=False)
         return [(ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
-    def _dense_candidates(self, query: str, n: int, filters: RetrievalFilters, with_embeddings: bool = False) -> list[dict[str, Any]]:
+    def _dense_candidates(self, query: str, n: int, filters: RetrievalFilters, with_embeddings: bool = False,
+                          vector: Any = None) -> list[dict[str, Any]]:
         include = ["metadatas", "distances"] + (["embeddings"] if with_embeddings else [])
-        query_vec = self.bank.embedder.embed([query])
+        query_vec = self.bank.embedder.embed([query]) if vector is None else np.asarray([vector], dtype=np.float32)
         found = []
         for collection in self._collections(filters):
             size = collection.count()
@@ -158,12 +159,14 @@ class Retriever:
         found.sort(key=lambda f: (-f["similarity"], f["id"]))
         return found[:n]
 
-    def dense(self, query: str, k: int, filters: RetrievalFilters) -> list[RetrievedCase]:
+    def dense(self, query: str, k: int, filters: RetrievalFilters, vector: Any = None) -> list[RetrievedCase]:
+        """`vector`: the query's embedding when the caller has it already (the write-back embeds before
+        it takes the bank's lock, so no process waits on another's model)."""
         from casebank.bank import case_from_record
 
         return [
             RetrievedCase(case=case_from_record(f["metadata"]), score=f["similarity"], rank=rank, strategy="dense")
-            for rank, f in enumerate(self._dense_candidates(query, k, filters), start=1)
+            for rank, f in enumerate(self._dense_candidates(query, k, filters, vector=vector), start=1)
         ]
 
     def _hybrid(self, query: str, k: int, filters: RetrievalFilters) -> list[tuple[str, float]]:

@@ -3,7 +3,8 @@
     uvicorn "serving.app:create_app" --factory      # or: casebank serve
 
 Routes: POST /v1/chat/completions, GET /v1/models, POST /v1/feedback, /v1/cases (GET, POST, DELETE),
-GET /healthz, /readyz, /metrics; the schema is at /openapi.json and the docs at /docs.
+GET /healthz, /readyz, /metrics; the schema is at /openapi.json and the docs at /docs. OPTIONS on any
+route answers 204 with `Allow`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from casebank.config import Settings
 from serving import errors, routes_cases, routes_chat, routes_ops
 from serving.config import ServerSettings
 from serving.metrics import Metrics, MetricsMiddleware
-from serving.middleware import BodySizeLimit
+from serving.middleware import BodySizeLimit, CatchAll
 from serving.routes_chat import CONVERSATION_HEADER
 from serving.service import AgentFactory, ChatService
 
@@ -67,11 +68,13 @@ def create_app(
     app.include_router(routes_ops.router)
     app.include_router(routes_ops.keyed)
 
-    # Outermost last: metrics see everything (413s included), CORS answers preflights before auth.
+    # Outermost last: metrics see everything (413s and 500s included), CatchAll answers whatever escapes the
+    # app or the middleware inside it, CORS answers preflights before auth.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],
                            expose_headers=[CONVERSATION_HEADER])
+    app.add_middleware(CatchAll)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

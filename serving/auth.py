@@ -1,5 +1,6 @@
-"""Bearer-key auth. Off when no key is configured; otherwise every route but /healthz needs a key, and
-routes that change the bank need an admin key (401: missing or unknown key; 403: user key on admin)."""
+"""Bearer-key auth (CASEBANK_USER_KEYS, CASEBANK_ADMIN_KEYS). Off when no key is configured; otherwise
+every route but /healthz and OPTIONS needs a key, and routes that change the bank or read the quarantine
+need an admin key (401: missing or unknown key; 403: user key on admin). An admin key is also a user key."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def authenticate(settings: ServerSettings, credentials: HTTPAuthorizationCredent
         raise APIError(401, "Missing API key: send 'Authorization: Bearer <key>'.", code="missing_api_key", headers=CHALLENGE)
     key = credentials.credentials
     admin = _known(key, settings.admin_keys)
-    if not admin and not _known(key, settings.api_keys):
+    if not admin and not _known(key, settings.user_keys):
         raise APIError(401, "Incorrect API key provided.", code="invalid_api_key", headers=CHALLENGE)
     return Principal(key_id=hashlib.sha256(key.encode()).hexdigest()[:16], admin=admin)
 

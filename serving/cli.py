@@ -40,19 +40,19 @@ def serve(
     llm_model_path: Annotated[Path | None, typer.Option("--llm-model-path", help="Model folder for --start-llm; default: the bundled model.")] = None,
     lora: Annotated[list[str] | None, typer.Option("--lora", help="NAME=PATH: a LoRA adapter for --start-llm (name it in a profile).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help="Serve a non-loopback host without keys.")] = False,
 ) -> None:
     """Serve the OpenAI-compatible chat API over the agent."""
     import uvicorn
 
     from casebank.config import Settings
     from serving.app import create_app
-    from serving.config import ServerSettings
 
     if start_llm and llm_url:
         err.print("[red]error:[/red] give --llm-url or --start-llm, not both")
         raise typer.Exit(2)
     overrides = {k: v for k, v in {"host": host, "port": port, "llm_url": llm_url}.items() if v is not None}
-    settings = ServerSettings(**overrides)
+    settings = _settings(overrides, insecure_no_auth)
     bank_settings = Settings()
     llm_server, proc = None, None
     if start_llm:
@@ -72,6 +72,29 @@ def serve(
         if proc is not None and llm_server is not None:
             console.print("[dim]stopping vLLM ...[/dim]")
             llm_server.stop_vllm(proc)
+
+
+def _settings(overrides: dict[str, Any], insecure_no_auth: bool) -> Any:
+    """ServerSettings, or exit 2 naming each bad setting (unknown key variables, an open non-loopback bind)."""
+    from pydantic import ValidationError
+
+    from serving.config import ServerSettings
+
+    if insecure_no_auth:
+        overrides = {**overrides, "insecure_no_auth": True}
+    try:
+        settings = ServerSettings(**overrides)
+    except ValidationError as e:
+        for problem in e.errors():
+            where = ".".join(str(part) for part in problem["loc"])
+            message = problem["msg"].removeprefix("Value error, ")
+            for line in message.split("; "):
+                err.print(f"[red]error:[/red] {escape(where + ': ' if where else '')}{escape(line)}")
+        raise typer.Exit(2) from None
+    if not settings.auth_enabled and os.environ.get("CASEBANK_API_KEY"):
+        err.print("[yellow]warning:[/yellow] CASEBANK_API_KEY is the key `casebank chat` sends; the API's own keys are "
+                  "CASEBANK_USER_KEYS and CASEBANK_ADMIN_KEYS (none is set: auth is off)")
+    return settings
 
 
 def _announce_when_ready(server: Any, settings: Any) -> None:

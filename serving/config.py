@@ -3,16 +3,20 @@
 The case bank's settings (data dir, Chroma, embedder) stay in `casebank.config.Settings`; these are the
 HTTP side: bind address, keys, limits, the LLM backend and the model profiles the API serves.
 
-Lists take JSON or a comma-separated string: `CASEBANK_API_KEYS=k1,k2`. Profiles take JSON:
+Lists take JSON or a comma-separated string: `CASEBANK_USER_KEYS=k1,k2`. Profiles take JSON:
 `CASEBANK_PROFILES='{"casebank": {"strategy": "hybrid", "k": 4}, "mine": {"model": "my-lora", "k": 2}}'`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import tomllib
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from agent.config import DEFAULT_MODEL
@@ -41,6 +45,50 @@ def default_profiles() -> dict[str, Profile]:
 
 StrList = Annotated[list[str], NoDecode]
 
+# Every CASEBANK_*KEY* variable casebank reads. Any other one is a start-up error: a misspelt key
+# variable must not leave the API open while its operator believes it is locked.
+KEY_VARIABLES = {
+    "CASEBANK_USER_KEYS": "user keys of the API",
+    "CASEBANK_ADMIN_KEYS": "admin keys of the API",
+    "CASEBANK_LLM_API_KEY": "the key the API sends to the LLM backend",
+    "CASEBANK_API_KEY": "the key `casebank chat` sends to the API",
+}
+TOML_KEY_ENTRIES = {"user_keys", "admin_keys", "llm_api_key"}
+RENAMED = {"CASEBANK_API_KEYS": "CASEBANK_USER_KEYS", "CASEBANK_ADMIN_KEY": "CASEBANK_ADMIN_KEYS",
+           "CASEBANK_USER_KEY": "CASEBANK_USER_KEYS"}
+
+
+def unknown_key_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """One message per CASEBANK_*KEY* variable (or `*key*` entry of casebank.toml) that casebank does not read."""
+    environ = dict(os.environ if environ is None else environ)
+    problems = []
+    toml_file = Path(environ.get("CASEBANK_CONFIG", "casebank.toml"))
+    if toml_file.is_file():
+        try:
+            entries = tomllib.loads(toml_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            entries = {}  # the settings source reports a broken file itself
+        for entry in sorted(entries):
+            if "key" in entry.lower() and entry.lower() not in TOML_KEY_ENTRIES:
+                problems.append(f"{toml_file}: unknown entry {entry!r}: the key entries are user_keys, admin_keys, llm_api_key")
+    for name in sorted(environ):
+        upper = name.upper()  # pydantic-settings reads the environment case-insensitively
+        if not upper.startswith("CASEBANK_") or "KEY" not in upper or upper in KEY_VARIABLES:
+            continue
+        hint = f"use {RENAMED[upper]}" if upper in RENAMED else "the key variables are " + ", ".join(
+            f"{var} ({what})" for var, what in KEY_VARIABLES.items())
+        problems.append(f"unknown variable {name}: {hint}")
+    return problems
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name other than localhost may resolve to anything
+        return False
+
 
 class ServerSettings(TomlAndEnvSettings):
 
@@ -48,8 +96,10 @@ class ServerSettings(TomlAndEnvSettings):
     port: int = Field(8000, ge=0, le=65535)
 
     # ---- auth: when any key is set, every request but /healthz needs `Authorization: Bearer <key>` ----
-    api_keys: StrList = Field(default_factory=list, description="User keys: chat, feedback, read cases.")
-    admin_keys: StrList = Field(default_factory=list, description="Admin keys: also add and delete cases.")
+    user_keys: StrList = Field(default_factory=list, description="User keys: chat, feedback, read the bank.")
+    admin_keys: StrList = Field(default_factory=list, description="Admin keys: all a user key can, plus add and delete "
+                                "cases and read the quarantine.")
+    insecure_no_auth: bool = Field(False, description="Allow binding a non-loopback host without keys.")
     cors_origins: StrList = Field(default_factory=list, description="Allowed browser origins; empty: CORS off.")
 
     # ---- limits ----
@@ -67,12 +117,14 @@ class ServerSettings(TomlAndEnvSettings):
     llm_api_key: str = "EMPTY"
     llm_connect_timeout_s: float = Field(1.0, gt=0, description="A backend that does not accept within this is down.")
     llm_request_timeout_s: float = Field(300.0, gt=0)
+    first_token_timeout_s: float = Field(30.0, gt=0, description="A chat turn whose first model reply is not back within "
+                                         "this, from a backend that then fails a GET /models probe, gets 504.")
     llm_max_retries: int = Field(0, ge=0, le=10, description="0: a down backend gives 503 at once.")
     ready_timeout_s: float = Field(1.0, gt=0, description="Timeout of /readyz's probes.")
 
     profiles: dict[str, Profile] = Field(default_factory=default_profiles)
 
-    @field_validator("api_keys", "admin_keys", "cors_origins", mode="before")
+    @field_validator("user_keys", "admin_keys", "cors_origins", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -89,9 +141,19 @@ class ServerSettings(TomlAndEnvSettings):
             raise ValueError("at least one profile is needed")
         return profiles
 
+    @model_validator(mode="after")
+    def _safe_to_serve(self) -> ServerSettings:
+        problems = unknown_key_variables()
+        if not self.auth_enabled and not self.insecure_no_auth and not is_loopback(self.host):
+            problems.append(f"host {self.host} is not a loopback address and no key is set: set CASEBANK_USER_KEYS and/or "
+                            "CASEBANK_ADMIN_KEYS, or pass --insecure-no-auth (CASEBANK_INSECURE_NO_AUTH=1) to serve it open")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @property
     def auth_enabled(self) -> bool:
-        return bool(self.api_keys or self.admin_keys)
+        return bool(self.user_keys or self.admin_keys)
 
     def served_model(self, profile: Profile) -> str:
         return profile.model or self.llm_model

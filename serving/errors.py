@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 log = logging.getLogger("casebank.serving")
 BODY_PARSE_ERROR = "There was an error parsing the body"
@@ -28,7 +32,9 @@ TYPES = {
     500: "server_error",
     502: "upstream_error",
     503: "service_unavailable",
+    504: "timeout_error",
 }
+OPTIONS_ROUTE = "options"  # the name of routes_ops' OPTIONS route, which answers for every path
 
 
 class ErrorDetail(BaseModel):
@@ -53,7 +59,48 @@ class APIError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
     def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+        return ErrorJSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+class ErrorJSONResponse(JSONResponse):
+    """An error body that always renders: a message that quotes bad input (a lone surrogate) gets '?' for
+    what UTF-8 cannot hold, instead of failing to encode and turning a 4xx into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8", "replace")
+
+
+def internal_error(exc: BaseException) -> APIError:
+    if isinstance(exc, httpx.TransportError):  # outside a chat turn only the bank's Chroma server is reached over HTTP
+        return APIError(503, f"The case bank's Chroma server is unreachable ({type(exc).__name__}); the request did not "
+                        "complete, please retry later.", code="bank_unavailable", headers={"Retry-After": "5"})
+    return APIError(500, f"internal error: {type(exc).__name__}", code="internal_error")
+
+
+def allowed_methods(app: Any, scope: Scope) -> list[str]:
+    """The methods some route serves at this path (OPTIONS included), for `Allow` of a 405 or an OPTIONS answer;
+    [] when no route has the path. Starlette's 405 names only the first route that matched the path."""
+    probe = {**scope, "type": "http"}
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if getattr(route, "name", None) == OPTIONS_ROUTE or not hasattr(route, "methods"):
+            continue
+        match, _ = route.matches(probe)
+        if match != Match.NONE:
+            methods |= set(route.methods or ())
+    return sorted(methods | {"OPTIONS"}) if methods else []
+
+
+def body_parse_error(exc: StarletteHTTPException) -> APIError:
+    """FastAPI answers 400 to any body json.loads cannot take, and keeps the reason as the cause: say it."""
+    cause = exc.__cause__
+    if isinstance(cause, RecursionError):
+        return APIError(422, "body: the JSON is nested too deeply to parse.", param="body", code="json_too_deep")
+    if isinstance(cause, UnicodeDecodeError):
+        return APIError(422, f"body: not valid UTF-8 (byte {cause.start}): JSON bodies must be UTF-8.", param="body",
+                        code="invalid_json")
+    reason = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+    return APIError(422, f"body: not valid JSON{reason}.", param="body", code="invalid_json")
 
 
 # Pydantic puts the union member it tried into the location ("content", "str"); that is not a field.
@@ -78,6 +125,9 @@ def validation_error(errors: Sequence[dict[str, Any]]) -> APIError:
         return APIError(422, f"body: invalid JSON ({first.get('ctx', {}).get('error', 'cannot parse')}).", param="body",
                         code="invalid_json")
     param = field_path(first.get("loc", ()))
+    inner = (first.get("ctx") or {}).get("path")  # schemas.CheckedBody: the bad value below the field
+    if first.get("type") == "invalid_text" and inner:
+        param = inner if param == "body" else f"{param}{inner if inner.startswith('[') else '.' + inner}"
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return APIError(422, f"{param}: {first.get('msg', 'invalid')}{more}", param=param, code="invalid_value")
 
@@ -97,13 +147,15 @@ def install(app: FastAPI) -> None:
         return validation_error(exc.errors()).response()
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
-        if exc.status_code == 400 and detail == BODY_PARSE_ERROR:  # FastAPI's answer to a body that is not UTF-8
-            return APIError(422, "body: not valid JSON (UTF-8 expected).", param="body", code="invalid_json").response()
-        return APIError(exc.status_code, detail, headers=getattr(exc, "headers", None)).response()
+        if exc.status_code == 400 and detail == BODY_PARSE_ERROR:
+            return body_parse_error(exc).response()
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+            detail = f"Method {request.method} not allowed here; allowed: {headers['Allow']}."
+        return APIError(exc.status_code, detail, headers=headers or None).response()
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return APIError(500, f"internal error: {type(exc).__name__}", code="internal_error").response()
+    # No handler for Exception here: Starlette sends that handler's response and then re-raises, and
+    # uvicorn drops the keep-alive connection. middleware.CatchAll answers 500 and keeps it.

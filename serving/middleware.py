@@ -1,14 +1,17 @@
-"""Request-body cap as plain ASGI middleware: 413 before the body is read when Content-Length is too big,
-and while reading when a chunked body grows past the cap."""
+"""Plain ASGI middleware: the request-body cap (413 before the body is read when Content-Length is too
+big, and while reading when a chunked body grows past the cap), and the last-resort error answer."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.errors import APIError
+from serving.errors import APIError, internal_error
+
+log = logging.getLogger("casebank.serving")
 
 
 def too_large(limit: int) -> APIError:
@@ -58,3 +61,38 @@ class BodySizeLimit:
 def route_of(scope: dict[str, Any]) -> str:
     route = scope.get("route")
     return getattr(route, "path", None) or "<unmatched>"
+
+
+class CatchAll:
+    """Any exception that escapes the app becomes a JSON error answer, and the connection lives on.
+
+    Starlette's own handler for `Exception` (ServerErrorMiddleware) sends its 500 and then re-raises, so
+    uvicorn logs "Exception in ASGI application" and closes the keep-alive connection: the client's next
+    request on it fails with a connection reset. Here the exception ends with the answer. Only when the
+    response had already started is there nothing left to say; the server then closes the connection."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if isinstance(exc, HTTPException):  # raised by a middleware, outside FastAPI's handlers
+                error = APIError(exc.status_code, str(exc.detail), headers=exc.headers)
+            else:
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+                error = internal_error(exc)
+            if not started:
+                await error.response()(scope, receive, send)

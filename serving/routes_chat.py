@@ -206,7 +206,7 @@ async def sse(writer: ChunkWriter, head: list[tuple[str, dict[str, Any]]], run: 
                 break
             for text in writer.update(*item):
                 yield text
-        for text in writer.finish(run.result()):
+        for text in writer.finish(await run.result()):
             yield text
     except Exception as e:  # headers are sent: report it the way OpenAI-compatible servers do, in the stream
         yield writer.error(api_error(e, request))
@@ -220,7 +220,7 @@ async def sse(writer: ChunkWriter, head: list[tuple[str, dict[str, Any]]], run: 
     responses={
         200: {"content": {"text/event-stream": {"schema": SSE_EVENT}},
               "description": "A chat completion, or with `stream: true` a stream of chat.completion.chunk events."},
-        **error_responses(401, 403, 404, 413, 422, 500, 502, 503),
+        **error_responses(401, 403, 404, 413, 422, 500, 502, 503, 504),
     },
     summary="Chat with the agent (OpenAI chat completions).",
 )
@@ -237,27 +237,14 @@ async def chat_completions(
     turn = make_turn(request, body, x_conversation_id, principal)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     headers = {CONVERSATION_HEADER: turn.conversation_id}
-    if not body.stream:
-        try:
-            result = await service.chat(turn)
-        except Exception as e:
-            raise api_error(e, request) from e
-        return JSONResponse(completion_body(result, body.model, completion_id, created), headers=headers)
-
-    # Streaming: hold the response until the first model call is back, so a backend that is down is
-    # still a plain 503 rather than an error inside a 200 stream.
+    # Hold the response until the first model call is back (at most first_token_timeout_s), so a backend
+    # that is down or stuck is a plain 503 or 504, streaming or not, rather than an error inside a 200 stream.
     run = service.start(turn)
-    head: list[tuple[str, dict[str, Any]]] = []
-    finished = False
     try:
-        while True:
-            item = await run.next()
-            if item is None:
-                finished = True
-                break
-            head.append(item)
-            if item[0] == "act":
-                break
+        head, finished = await run.head()
+        if not body.stream:
+            result = await run.result()
+            return JSONResponse(completion_body(result, body.model, completion_id, created), headers=headers)
     except Exception as e:
         raise api_error(e, request) from e
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from serving.auth import require_key
 from serving.config import ServerSettings
-from serving.errors import APIError, error_responses
+from serving.errors import OPTIONS_ROUTE, APIError, allowed_methods, error_responses
 from serving.schemas import Check, Health, ModelCard, ModelList, ModelProfileOut, Readiness
 
 router = APIRouter()
@@ -39,6 +39,15 @@ async def get_model(request: Request, model: str) -> ModelCard:
     if model not in settings.profiles:
         raise APIError(404, f"The model '{model}' does not exist.", param="model", code="model_not_found", type="invalid_request_error")
     return model_card(settings, model)
+
+
+@router.options("/{path:path}", include_in_schema=False, name=OPTIONS_ROUTE)
+async def options(request: Request) -> Response:
+    """What a path supports, for every path (no key needed: it says no more than the schema does)."""
+    methods = allowed_methods(request.app, request.scope)
+    if not methods:
+        raise APIError(404, "Not Found", code="not_found")
+    return Response(status_code=204, headers={"Allow": ", ".join(methods)})
 
 
 @router.get("/healthz", response_model=Health, tags=["ops"], summary="The process is up (no key needed).")

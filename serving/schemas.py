@@ -3,28 +3,42 @@ casebank's additions live under one extension key, `casebank`, in requests, resp
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
+from pydantic_core import PydanticCustomError
 
 from agent.runner import CONVERSATION_ID
 from casebank.bank import WriteBackResult
-from casebank.models import Case, Outcome
-
+from casebank.models import Case, Message, Outcome, TextError, ToolSpec, check_value
 
 
 def conversation_id_field(default: Any = ...) -> Any:
     return Field(default, pattern=CONVERSATION_ID.pattern, max_length=128, description="letters, digits, '.', '_', '-'")
 
 
-def _encodable(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("text is not valid Unicode (lone surrogate)") from None
-    if "\x00" in value:
-        raise ValueError("text contains a NUL character")
-    return value
+def api_field(dotted: str, under: str = "") -> str:
+    """casebank.models' dotted path ("messages.0.content") in the API's notation ("messages[0].content"),
+    below the API path `under` when given."""
+    out = under
+    for part in dotted.split(".") if dotted else []:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+class CheckedBody(BaseModel):
+    """A request body whose every string, known field or not, and every key passes casebank's one text
+    rule (casebank.models.check_value: no lone surrogate, no NUL, bounded nesting), the rule imports and
+    the CLI apply too. A 422 names the bad value's path."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checked(cls, data: Any) -> Any:
+        try:
+            check_value(data)
+        except TextError as e:
+            raise PydanticCustomError("invalid_text", "{problem}", {"path": api_field(e.field), "problem": e.problem}) from None
+        return data
 
 
 # ---- chat completions: request -------------------------------------------------------------------------
@@ -34,11 +48,6 @@ class ContentPart(BaseModel):
     type: str
     text: str | None = None
 
-    @field_validator("text")
-    @classmethod
-    def _valid_text(cls, value: str | None) -> str | None:
-        return value if value is None else _encodable(value)
-
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -46,11 +55,6 @@ class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
-
-    @field_validator("content")
-    @classmethod
-    def _valid_text(cls, value: Any) -> Any:
-        return _encodable(value) if isinstance(value, str) else value
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -73,7 +77,7 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(CheckedBody):
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1, max_length=256)
@@ -146,16 +150,11 @@ class ChatCompletion(BaseModel):
 
 
 # ---- feedback --------------------------------------------------------------------------------------------
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(CheckedBody):
     conversation_id: str = conversation_id_field()
     success: bool
     note: str | None = Field(None, max_length=4000)
     trajectory_id: str | None = Field(None, max_length=256, description="Refuse if the last turn is not this one.")
-
-    @field_validator("note")
-    @classmethod
-    def _valid_note(cls, value: str | None) -> str | None:
-        return value if value is None else _encodable(value)
 
 
 class FeedbackResponse(BaseModel):
@@ -188,6 +187,32 @@ class ModelList(BaseModel):
 
 
 # ---- cases -----------------------------------------------------------------------------------------------
+class CaseIn(Case):
+    """A case to add, in casebank format (`id` may be left out: it is derived from the content)."""
+
+    messages: list[Message] = Field(min_length=1)
+
+
+class LimiRecord(BaseModel):
+    """A LIMI record (`?format=limi`): OpenAI `messages` and `tools`; other keys become the case's metadata."""
+
+    model_config = ConfigDict(extra="allow")
+
+    messages: list[Message] = Field(min_length=1)
+    tools: list[ToolSpec] = Field(default_factory=list)
+
+
+def _record(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("a case record is a JSON object")
+    return value
+
+
+# An item of POST /v1/cases. Documented as what it must be (a casebank Case, or a LIMI record), checked
+# here only as a JSON object: routes_cases.parse_cases validates it as the `format` says, naming the item.
+CaseRecord = Annotated[dict[str, Any], PlainValidator(_record, json_schema_input_type=CaseIn | LimiRecord)]
+
+
 class CaseHit(BaseModel):
     id: str
     quarantined: bool = False

@@ -34,6 +34,7 @@ from serving.config import Profile, ServerSettings
 from serving.conversations import ConversationRecord, ConversationStore, FeedbackRecord
 from serving.errors import APIError
 from serving.metrics import Metrics, TimedBank
+from serving.routes_ops import llm_check
 
 log = logging.getLogger("casebank.serving")
 
@@ -125,13 +126,16 @@ class ChatService:
         if record is not None and record.owner is not None and record.owner != owner and not admin:
             raise APIError(404, f"No conversation {record.conversation_id!r}.", param="conversation_id", code="conversation_not_found")
 
-    def run_turn(self, turn: Turn, on_update: UpdateHandler | None = None) -> EpisodeResult:
+    def run_turn(self, turn: Turn, on_update: UpdateHandler | None = None, on_start: Callable[[], None] | None = None) -> EpisodeResult:
+        """`on_start` is called once the turn holds its conversation and is about to run the agent."""
         agent = self.agent_for(self.config_for(turn))
         holder = self.lock(turn.conversation_id)
         with holder.lock:
             record = self.conversations.get(turn.conversation_id)
             self.check_owner(record, turn.owner, turn.admin)
             before = agent.graph.get_state({"configurable": {"thread_id": turn.conversation_id}})
+            if on_start is not None:
+                on_start()
             self.metrics.active_turns.inc()
             try:
                 result = agent.chat(turn.conversation_id, turn.text, on_update=on_update)
@@ -160,10 +164,6 @@ class ChatService:
                 agent.graph.update_state(before.config, None, as_node="__copy__")
         except Exception:
             log.exception("could not roll back conversation %s after a failed turn", conversation_id)
-
-    async def chat(self, turn: Turn, on_update: UpdateHandler | None = None) -> EpisodeResult:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(self.run_turn, turn, on_update))
 
     def start(self, turn: Turn) -> TurnStream:
         return TurnStream(self, turn)
@@ -221,29 +221,104 @@ class ChatService:
             log.debug("checkpointer already closed", exc_info=True)
 
 
+class TurnAbandoned(Exception):
+    """Raised in the turn's thread when the API has already answered for it (no first reply in time)."""
+
+
 class TurnStream:
-    """A turn running in the pool whose node updates arrive, in order, on the event loop."""
+    """A turn running in the pool whose node updates arrive, in order, on the event loop.
+
+    `head()` waits for the turn's first model reply. Each `first_token_timeout_s` without it (counted from
+    the moment the turn starts, after any wait for its conversation) the backend is probed (GET /models,
+    as /readyz does): a backend that answers is alive and slow (a CPU model prefilling a long prompt), and
+    the wait goes on; one that does not, like a server that accepts connections and never answers, gets
+    504 then, not after the model call's own timeout (minutes). The turn is abandoned: its thread raises
+    TurnAbandoned at its next node update, which comes before any write-back, so the conversation is
+    rolled back and nothing reaches the bank even if the backend answers later."""
+
+    _STARTED = ("__started__", {})
 
     def __init__(self, service: ChatService, turn: Turn):
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
+        self._settings = service.settings
+        self._gate = threading.Lock()  # makes "answered in time" and "abandoned" exclusive
+        self._answered = self._abandoned = False
 
-        def on_update(node: str, update: dict[str, Any]) -> None:
+        def put(item: tuple[str, dict[str, Any]]) -> None:
             try:
-                loop.call_soon_threadsafe(self._queue.put_nowait, (node, update))
+                loop.call_soon_threadsafe(self._queue.put_nowait, item)
             except RuntimeError:  # the loop is gone (server shutting down): the turn itself carries on
                 pass
 
-        self.future = loop.run_in_executor(service.executor, functools.partial(service.run_turn, turn, on_update))
+        def on_update(node: str, update: dict[str, Any]) -> None:
+            with self._gate:
+                if self._abandoned:
+                    raise TurnAbandoned("the API answered 504 for this turn: no model reply in time")
+                self._answered = self._answered or node == "act"
+            put((node, update))
+
+        self.future = loop.run_in_executor(service.executor, functools.partial(
+            service.run_turn, turn, on_update, lambda: put(self._STARTED)))
         # Done-callbacks run after every update scheduled before the turn finished: order is kept.
         self.future.add_done_callback(lambda _: self._queue.put_nowait(None))
 
     async def next(self) -> tuple[str, dict[str, Any]] | None:
         """The next (node, update); None once the turn is over. Raises the turn's error after its updates."""
-        item = await self._queue.get()
-        if item is None:
-            self.future.result()  # raises if the turn failed
-        return item
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                self.future.result()  # raises if the turn failed
+            if item is not self._STARTED:
+                return item
 
-    def result(self) -> EpisodeResult:
-        return self.future.result()
+    async def head(self) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+        """The updates up to and including the first model reply, and whether the turn is already over.
+        Raises the turn's error, or APIError 504 when the first reply is late."""
+        head: list[tuple[str, dict[str, Any]]] = []
+        deadline: float | None = None
+        getter: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                getter = getter or asyncio.ensure_future(self._queue.get())
+                timeout = None if deadline is None else max(0.0, deadline - self._loop.time())
+                done, _ = await asyncio.wait({getter}, timeout=timeout)
+                if not done:
+                    if not self._answered and (await llm_check(self._settings)).ok:
+                        deadline = self._loop.time() + self._settings.first_token_timeout_s  # alive: slow, not stuck
+                        continue
+                    if self._abandon():
+                        raise self._late()
+                    deadline = None  # the reply came in just in time; it is on its way
+                    continue
+                item, getter = getter.result(), None
+                if item is None:
+                    self.future.result()
+                    return head, True
+                if item is self._STARTED:
+                    deadline = self._loop.time() + self._settings.first_token_timeout_s
+                    continue
+                head.append(item)
+                if item[0] == "act":
+                    return head, False
+        finally:
+            if getter is not None:
+                getter.cancel()
+
+    def _abandon(self) -> bool:
+        with self._gate:
+            if self._answered:
+                return False
+            self._abandoned = True
+        self.future.add_done_callback(lambda f: f.cancelled() or f.exception())  # its error is expected: not logged
+        return True
+
+    def _late(self) -> APIError:
+        s = self._settings
+        return APIError(504, f"The language model backend at {s.llm_url} sent no reply within {s.first_token_timeout_s:g} s "
+                        "and does not answer GET /models either; the turn was abandoned and the message was not recorded, "
+                        "please retry later.", code="llm_timeout", headers={"Retry-After": "5"})
+
+    async def result(self) -> EpisodeResult:
+        return await self.future

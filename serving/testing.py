@@ -52,11 +52,26 @@ def serve(app: Any, *, startup_timeout_s: float = 30.0) -> Iterator[str]:
         sock.close()
 
 
+WORKSPACE_MARK = "\n\n[workspace /workspace]\n"  # agent.harness.with_context
+HINTS = tuple("\n" + load_prompt(name) for name in ("hint_write.md", "hint_run.md"))  # agent.harness.NEXT_HINTS
+
+
 def turn_messages(messages: Sequence[BaseMessage]) -> tuple[list[str], list[BaseMessage]]:
-    """(the user's messages so far, oldest first, nudges excluded; this turn's messages after the last one)."""
-    users = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage) and m.content != NUDGE]
-    said = [str(messages[i].content) for i in users]
-    return said, list(messages[users[-1] + 1 :]) if users else []
+    """(the user's messages so far, oldest first, nudges and the harness's examples excluded, without the
+    workspace overview; this turn's messages after the last one, without the harness's next-step hints)."""
+    users = [
+        i for i, m in enumerate(messages)
+        if isinstance(m, HumanMessage) and m.content != NUDGE and not str(m.content).startswith("[Example")
+    ]  # fmt: skip
+    said = [str(messages[i].content).split(WORKSPACE_MARK)[0] for i in users]
+    turn = list(messages[users[-1] + 1 :]) if users else []
+    for j, m in enumerate(turn):
+        if isinstance(m, ToolMessage):
+            text = str(m.content)
+            for hint in HINTS:
+                text = text.removesuffix(hint)
+            turn[j] = m.model_copy(update={"content": text})
+    return said, turn
 
 
 class EchoToolModel:
@@ -69,7 +84,8 @@ class EchoToolModel:
         self.calls = 0
         self._lock = threading.Lock()
 
-    def invoke(self, messages: Sequence[BaseMessage], /) -> AIMessage:
+    def invoke(self, messages: Sequence[BaseMessage], /, **overrides: Any) -> AIMessage:
+        """`overrides` (tool_choice, tools, temperature, seed: agent.model.ChatModel) change nothing here."""
         with self._lock:
             self.calls += 1
         said, this_turn = turn_messages(messages)

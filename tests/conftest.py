@@ -84,3 +84,21 @@ def make_case(task: str, family: str = "general", tags: list[str] | None = None,
     return Case(task=task, family=family, tags=tags or [], messages=messages, source=source,  # type: ignore[arg-type]
                 outcome=Outcome(success=success, verified_by=verified_by),  # type: ignore[arg-type]
                 created_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+# ---- the sandbox's isolation mode (tests/test_sandbox_*.py) -------------------------------------------
+@pytest.fixture(params=["auto", "basic"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: full isolation where the machine allows it, and the basic fallback."""
+    from casebank.sandbox import isolation as iso
+
+    monkeypatch.setenv(iso.MODE_ENV, request.param)
+    return request.param
+
+
+@pytest.fixture()
+def auto(monkeypatch: pytest.MonkeyPatch) -> str:
+    from casebank.sandbox import isolation as iso
+
+    monkeypatch.setenv(iso.MODE_ENV, "auto")
+    return "auto"

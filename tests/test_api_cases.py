@@ -37,7 +37,7 @@ def bank(data_dir: Any) -> CaseBank:
 
 
 def settings() -> ServerSettings:
-    return ServerSettings(llm_url=f"http://127.0.0.1:{closed_port()}/v1", api_keys=[USER, OTHER], admin_keys=[ADMIN])
+    return ServerSettings(llm_url=f"http://127.0.0.1:{closed_port()}/v1", user_keys=[USER, OTHER], admin_keys=[ADMIN])
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,8 @@ def test_positive_feedback_makes_the_trajectory_retrievable(api: httpx.Client, b
     ext = chat(api, task)
     trajectory_id = ext["trajectory_id"]
     assert ext["write_back"]["action"] == "quarantined"
-    assert api.get(f"/v1/cases/{trajectory_id}").json()["quarantined"] is True
+    # A user key reads its own quarantined turn by naming the conversation (routes_cases.own_last_turn).
+    assert api.get(f"/v1/cases/{trajectory_id}", params={"conversation_id": ext["conversation_id"]}).json()["quarantined"] is True
     assert trajectory_id not in [h["id"] for h in api.get("/v1/cases", params={"query": task, "k": 5}).json()["data"]]
 
     response = api.post("/v1/feedback", json={"conversation_id": ext["conversation_id"], "success": True, "note": "perfect",
@@ -132,7 +133,7 @@ def test_negative_feedback_lands_in_quarantine(api: httpx.Client, bank: CaseBank
     ext = chat(api, task)
     response = api.post("/v1/feedback", json={"conversation_id": ext["conversation_id"], "success": False, "note": "renamed the wrong files"})
     assert response.status_code == 200 and response.json()["action"] == "quarantined"
-    got = api.get(f"/v1/cases/{ext['trajectory_id']}").json()
+    got = api.get(f"/v1/cases/{ext['trajectory_id']}", params={"conversation_id": ext["conversation_id"]}).json()
     assert got["quarantined"] is True
     assert got["case"]["outcome"] == {"success": False, "verified_by": "feedback", "detail": "renamed the wrong files"}
     assert bank.get(ext["trajectory_id"]) is None
@@ -192,12 +193,12 @@ def test_add_get_search_delete_cases(api: httpx.Client, admin: httpx.Client, ban
 
     good = api.get(f"/v1/cases/{ids[0]}").json()
     assert good["quarantined"] is False and good["case"]["task"] == "Resize all PNG images in assets/ to 64x64."
-    assert api.get(f"/v1/cases/{ids[1]}").json()["quarantined"] is True
+    assert admin.get(f"/v1/cases/{ids[1]}").json()["quarantined"] is True
     hits = api.get("/v1/cases", params={"query": "shrink png pictures", "k": 2, "strategy": "hybrid"}).json()["data"]
     assert hits[0]["id"] == ids[0] and hits[0]["score"] > 0
     listed = api.get("/v1/cases", params={"family": "api-test", "tag": "http"}).json()["data"]
     assert [h["id"] for h in listed] == [ids[0]]
-    assert [h["id"] for h in api.get("/v1/cases", params={"family": "api-test", "quarantined": True}).json()["data"]] == [ids[1]]
+    assert [h["id"] for h in admin.get("/v1/cases", params={"family": "api-test", "quarantined": True}).json()["data"]] == [ids[1]]
 
     assert admin.delete(f"/v1/cases/{ids[0]}").json() == {"id": ids[0], "object": "case.deleted", "deleted": True}
     assert api.get(f"/v1/cases/{ids[0]}").status_code == 404
@@ -250,11 +251,11 @@ def test_cors_is_off_by_default_and_on_when_configured(url: str, bank: CaseBank,
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CASEBANK_API_KEYS", "k1, k2")
+    monkeypatch.setenv("CASEBANK_USER_KEYS", "k1, k2")
     monkeypatch.setenv("CASEBANK_ADMIN_KEYS", '["a1"]')
     monkeypatch.setenv("CASEBANK_PROFILES", json.dumps({"mine": {"model": "my-lora", "strategy": "bm25", "k": 2}}))
     monkeypatch.setenv("CASEBANK_MAX_STEPS", "7")
     s = ServerSettings()
-    assert s.api_keys == ["k1", "k2"] and s.admin_keys == ["a1"] and s.auth_enabled and s.max_steps == 7
+    assert s.user_keys == ["k1", "k2"] and s.admin_keys == ["a1"] and s.auth_enabled and s.max_steps == 7
     assert list(s.profiles) == ["mine"] and s.served_model(s.profiles["mine"]) == "my-lora"
     assert s.cors_origins == [] and ServerSettings(_env_file=None).llm_max_retries == 0

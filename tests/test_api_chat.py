@@ -258,8 +258,8 @@ class SwitchableModel:
         self.echo = EchoToolModel()
         self.real = make_chat_model(down_config)
 
-    def invoke(self, messages: Sequence[BaseMessage], /) -> AIMessage:
-        return self.echo.invoke(messages) if self.up else self.real.invoke(messages)
+    def invoke(self, messages: Sequence[BaseMessage], /, **overrides: Any) -> AIMessage:
+        return self.echo.invoke(messages, **overrides) if self.up else self.real.invoke(messages, **overrides)
 
 
 def test_a_turn_that_fails_on_the_backend_leaves_no_trace(bank: CaseBank, tmp_path: Path) -> None:

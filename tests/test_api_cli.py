@@ -32,7 +32,7 @@ def bank(tmp_path_factory: pytest.TempPathFactory) -> CaseBank:
 
 @pytest.fixture(scope="module")
 def url(bank: CaseBank) -> Iterator[str]:
-    settings = ServerSettings(llm_url=f"http://127.0.0.1:{closed_port()}/v1", api_keys=[KEY])
+    settings = ServerSettings(llm_url=f"http://127.0.0.1:{closed_port()}/v1", user_keys=[KEY])
     with serve(create_app(settings, agent_factory_for(EchoToolModel()), bank=bank)) as base:
         yield base
 

@@ -1,10 +1,16 @@
 """Property-based tests of the whole API from its own OpenAPI schema (schemathesis 4): generated requests,
 valid and invalid, sent over real HTTP to the app under uvicorn; no response may be a 5xx, and every
-response must match what the schema documents (status, content type, body)."""
+response must match what the schema documents (status, content type, body). Per operation through the
+Python API, and once as a whole run of schemathesis's own CLI, every phase, as CI runs it."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -18,6 +24,7 @@ from casebank.config import Settings
 from serving.app import create_app
 from serving.config import ServerSettings
 from serving.testing import EchoToolModel, agent_factory_for, closed_port, serve
+from conftest import make_case
 
 ADMIN = "schema-admin"
 EXAMPLES = 15  # per operation and mode: about 21 x 15 requests in all
@@ -85,3 +92,46 @@ def test_no_server_errors_and_responses_match_the_schema(api_schema: schemathesi
         case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN}"}, checks=CHECKS, timeout=60)
 
     check()
+
+
+# ---- the whole API in one schemathesis run ---------------------------------------------------------------------
+# Every check but positive_data_acceptance: JSON Schema cannot say all a case must be (its id is a hash of
+# its content, a tool message needs the id of a call), so some schema-valid records are rightly refused.
+RUN_CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,"
+              "response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,"
+              "allow_header_conformance,use_after_free,ensure_resource_availability,ignored_auth")
+RUN_EXAMPLES = 15  # per operation and phase: about 1,000 cases, under a minute here
+
+
+def test_a_whole_schemathesis_run_gets_no_server_error(tmp_path: Path) -> None:
+    """`schemathesis run` over every operation and phase (coverage: boundary values and undeclared
+    methods; fuzzing; stateful: chains of calls along the links it infers), with keys on. Every response
+    is counted on the server (its metrics) and in schemathesis's HAR record; none may be a 5xx, and
+    the bank the stateful phase wrote to and deleted from must reopen clean."""
+    data_dir = tmp_path / "bank"
+    bank = CaseBank(Settings(data_dir=data_dir))
+    bank.upsert([make_case("Count the words in notes.txt.", "shell"), make_case("Fix the failing test.", "bugfix", success=False)])
+    server = ServerSettings(llm_url=f"http://127.0.0.1:{closed_port()}/v1", user_keys=["schema-user"], admin_keys=[ADMIN],
+                            max_body_bytes=100_000, max_steps=4, ready_timeout_s=0.5)
+    app = create_app(server, agent_factory_for(EchoToolModel()), bank=bank)
+    har = tmp_path / "run.har"
+    with serve(app) as url:
+        app.state.settings = server.model_copy(update={"llm_url": f"{url}/v1", "llm_api_key": ADMIN})  # /readyz: up
+        run = subprocess.run(
+            [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json", "-H", f"Authorization: Bearer {ADMIN}",
+             "--phases", "examples,coverage,fuzzing,stateful", "--checks", RUN_CHECKS, "--max-examples", str(RUN_EXAMPLES),
+             "--seed", "1", "--workers", "1", "--continue-on-failure", "--report", "har", "--report-har-path", str(har)],
+            capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"}, cwd=tmp_path)
+        served = {(s.labels["route"], s.labels["status"]): s.value for metric in app.state.metrics.registry.collect()
+                  for s in metric.samples if s.name == "casebank_http_requests_total"}
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    statuses = [entry["response"]["status"] for entry in json.loads(har.read_text(encoding="utf-8"))["log"]["entries"]]
+    server_errors = {key: n for key, n in served.items() if key[1].startswith("5")}
+    print(f"schemathesis: {len(statuses)} cases, {sum(statuses.count(s) for s in set(statuses) if s >= 500)} 5xx; "
+          f"the server answered {sum(served.values()):.0f} requests, {sum(server_errors.values()):.0f} 5xx")
+    assert len(statuses) > 500 and not [s for s in statuses if s >= 500] and not server_errors
+    reopened = CaseBank(Settings(data_dir=data_dir))
+    for quarantined in (False, True):
+        cases = reopened.all(quarantined=quarantined)
+        assert len(cases) == reopened.count(quarantined=quarantined)
+        assert all(reopened.get(c.id, quarantined=quarantined) == c for c in cases)

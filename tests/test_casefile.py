@@ -89,6 +89,11 @@ def test_sft_export_has_dict_arguments_and_tools(tmp_path: Path) -> None:
         ('{"messages": [{"role": "tool", "content": "x"}]}', "limi", ":2:", "messages.0"),  # tool result without call id
         ('{"task": "t", "messages": []}', "casebank", ":2:", "messages"),  # empty trajectory
         ('{"task": "t", "messages": [{"role": "user", "content": "x"}], "outcome": {"success": "maybe"}}', "casebank", ":2:", "outcome.success"),
+        # text that cannot be stored: a lone surrogate (a legal JSON escape) or a NUL, in any string
+        ('{"task": "t", "messages": [{"role": "user", "content": "x"}], "family": "f\\udc00"}', "casebank", ":2:", "family"),
+        ('{"messages": [{"role": "user", "content": "hi"}], "source_dataset": "x\\udc00"}', "limi", ":2:", "source_dataset"),
+        ('{"messages": [{"role": "user", "content": "hi\\u0000"}]}', "limi", ":2:", "messages.0.content"),
+        ("[" * 100_000 + "]" * 100_000, "casebank", ":2:", "<json>"),  # nested past the parser's recursion limit
     ],
 )
 def test_malformed_records_name_file_line_and_field(tmp_path: Path, line: str, fmt: str, where: str, field: str) -> None:
@@ -105,3 +110,10 @@ def test_malformed_records_name_file_line_and_field(tmp_path: Path, line: str, f
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CaseFileError, match="no such file"):
         load_cases(tmp_path / "nope.jsonl")
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(make_case("ok").model_dump_json().encode() + b"\n" + '{"task": "caf\u00e9"}'.encode("latin-1") + b"\n")
+    with pytest.raises(CaseFileError, match=r"latin1.jsonl:2: field '<file>': not valid UTF-8 \(byte 0xe9\)"):
+        load_cases(path)

@@ -32,18 +32,6 @@ VENV_BIN = Path(sys.executable).parent
 IS_ROOT = os.geteuid() == 0
 
 
-@pytest.fixture(params=["auto", "basic"])
-def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(iso.MODE_ENV, request.param)
-    return request.param
-
-
-@pytest.fixture()
-def auto(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(iso.MODE_ENV, "auto")
-    return "auto"
-
-
 @pytest.fixture()
 def bwrap_only(auto: str) -> None:
     if not mechanisms()["bwrap"]:

@@ -14,7 +14,9 @@ Modes (env var ``CASEBANK_SANDBOX=auto|bwrap|basic``, read on every call):
 
 In every mode: wall timeout, RLIMIT_CPU/AS/FSIZE/CORE (+NPROC where it means something), a
 scrubbed environment, output capped while it is read, and every process of the command
-(background jobs and setsid/double-fork escapes included) killed before returning.
+(background jobs and setsid/double-fork escapes included) killed before returning.  The memory of
+all the command's processes together is capped by a memory cgroup where the machine allows one
+(memcg.py), else by a process count and per-process address space whose product is the cap.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import fcntl
 import functools
 import logging
 import os
-import secrets
 import selectors
 import shlex
 import shutil
@@ -40,11 +41,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from casebank.sandbox import memcg
+
 __all__ = [
     "Limits",
     "RunResult",
     "SandboxUnavailable",
     "mechanisms",
+    "memory_cap",
     "prepare_workspace",
     "run_isolated",
     "sandbox_mode",
@@ -65,6 +69,9 @@ _DRAIN_AFTER_EXIT_S = 2.0
 _KILL_ROUNDS = 50
 _TRUNC_MARKER = "\n[... output truncated: {n} bytes omitted ...]\n"
 _SYS_PATHS = ("/usr/bin", "/bin")
+# Without a memory cgroup, the total is bounded by RLIMIT_NPROC x RLIMIT_AS: at most this many
+# processes (threads count too), each with total_memory_bytes / that much address space.
+FALLBACK_MAX_PROCESSES = 16
 _log = logging.getLogger(__name__)
 
 
@@ -77,6 +84,7 @@ class Limits:
     wall_timeout_s: float = 30.0
     cpu_time_s: int = 30
     memory_bytes: int = 1 << 30  # RLIMIT_AS, per process
+    total_memory_bytes: int = 1 << 30  # all processes of the command together (cgroup, or NPROC x AS)
     max_output_bytes: int = 16_000  # combined stdout+stderr kept; the rest is cut with a marker
     max_file_bytes: int = 8 << 20  # RLIMIT_FSIZE
     max_processes: int = 64  # RLIMIT_NPROC, where enforceable
@@ -88,6 +96,7 @@ class RunResult:
     output: str  # stdout+stderr interleaved, utf-8 (errors replaced), truncated with a marker
     timed_out: bool
     truncated: bool
+    peak_memory_bytes: int | None = None  # the command's memory cgroup peak, where one was used
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,18 +306,19 @@ def prepare_workspace(root: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# seccomp (bwrap mode): deny namespace creation, mounts, keyrings, bpf, perf, userfaultfd, io_uring
+# seccomp (bwrap mode): deny namespace creation, mounts, keyrings, bpf, perf, userfaultfd, io_uring,
+# and every socket family but unix, inet, inet6 and netlink
 # --------------------------------------------------------------------------------------------
 
 _SECCOMP_ARCH = {
-    # machine: (AUDIT_ARCH, clone, clone3, {name: nr} denied with EPERM)
-    "x86_64": (0xC000003E, 56, 435, {
+    # machine: (AUDIT_ARCH, clone, clone3, (socket, socketpair), {name: nr} denied with EPERM)
+    "x86_64": (0xC000003E, 56, 435, (41, 53), {
         "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155,
         "chroot": 161, "keyctl": 250, "add_key": 248, "request_key": 249, "bpf": 321,
         "perf_event_open": 298, "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
         "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430,
         "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442}),
-    "aarch64": (0xC00000B7, 220, 435, {
+    "aarch64": (0xC00000B7, 220, 435, (198, 199), {
         "unshare": 97, "setns": 268, "mount": 40, "umount2": 39, "pivot_root": 41,
         "chroot": 51, "keyctl": 219, "add_key": 217, "request_key": 218, "bpf": 280,
         "perf_event_open": 241, "userfaultfd": 282, "io_uring_setup": 425, "io_uring_enter": 426,
@@ -316,22 +326,45 @@ _SECCOMP_ARCH = {
         "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442}),
 }
 _CLONE_NS_FLAGS = 0x7E020000  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
+# The socket families a command may open.  The network namespace leaves only loopback for inet;
+# others do not go through it: AF_VSOCK reaches the hypervisor's host from inside a VM.  glibc needs
+# netlink (route) for getaddrinfo.  The rest fail with EAFNOSUPPORT, as if not compiled in.
+_SOCKET_FAMILIES = (1, 2, 10, 16)  # AF_UNIX, AF_INET, AF_INET6, AF_NETLINK
+
+
+def _assemble(prog: list[str | tuple[int, str | int, str | int, int]]) -> bytes:
+    """Classic BPF from (code, jt, jf, k) instructions whose jump targets may be label names; a str
+    item defines a label at the next instruction."""
+    import struct
+
+    labels: dict[str, int] = {}
+    code_only = []
+    for item in prog:
+        if isinstance(item, str):
+            labels[item] = len(code_only)
+        else:
+            code_only.append(item)
+    out = bytearray()
+    for i, (code, jt, jf, k) in enumerate(code_only):
+        jt_n = labels[jt] - i - 1 if isinstance(jt, str) else jt
+        jf_n = labels[jf] - i - 1 if isinstance(jf, str) else jf
+        out += struct.pack("=HBBI", code, jt_n, jf_n, k)  # struct.error if a jump is out of reach
+    return bytes(out)
 
 
 @functools.lru_cache(maxsize=None)
 def _seccomp_program() -> bytes | None:
     """A classic-BPF seccomp filter for bwrap --seccomp, or None on unknown architectures."""
     import platform
-    import struct
 
     spec = _SECCOMP_ARCH.get(platform.machine())
     if spec is None:
         return None
-    audit_arch, clone_nr, clone3_nr, denied = spec
+    audit_arch, clone_nr, clone3_nr, socket_nrs, denied = spec
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, kill = 0x7FFF0000, 0x80000000
-    eperm, enosys = 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
-    prog: list[tuple[int, object, object, int]] = [
+    errno_ret = 0x00050000
+    prog: list[str | tuple[int, str | int, str | int, int]] = [
         (ld, 0, 0, 4), (jeq, 0, "kill", audit_arch),  # arch check
         (ld, 0, 0, 0),  # syscall nr
     ]
@@ -339,28 +372,49 @@ def _seccomp_program() -> bytes | None:
         prog.append((jge, "eperm", 0, 0x40000000))  # x32 ABI
     for nr in sorted(denied.values()):
         prog.append((jeq, "eperm", 0, nr))
+    prog += [(jeq, "socket", 0, nr) for nr in socket_nrs]
     prog += [
         (jeq, "enosys", 0, clone3_nr),  # flags are in memory: make libc fall back to clone()
         (jeq, 0, "allow", clone_nr),
         (ld, 0, 0, 16),  # clone flags (low 32 bits of args[0])
         (jset, "eperm", "allow", _CLONE_NS_FLAGS),
+        "socket",
+        (ld, 0, 0, 16),  # the address family (args[0], an int)
+        *[(jeq, "allow", 0, family) for family in _SOCKET_FAMILIES],
+        (ret, 0, 0, errno_ret | errno.EAFNOSUPPORT),
+        "allow", (ret, 0, 0, allow),
+        "eperm", (ret, 0, 0, errno_ret | errno.EPERM),
+        "enosys", (ret, 0, 0, errno_ret | errno.ENOSYS),
+        "kill", (ret, 0, 0, kill),
     ]
-    labels = {"allow": len(prog), "eperm": len(prog) + 1, "enosys": len(prog) + 2,
-              "kill": len(prog) + 3}
-    prog += [(ret, 0, 0, allow), (ret, 0, 0, eperm), (ret, 0, 0, enosys), (ret, 0, 0, kill)]
-    out = bytearray()
-    for i, (code, jt, jf, k) in enumerate(prog):
-        jt_n = labels[jt] - i - 1 if isinstance(jt, str) else jt
-        jf_n = labels[jf] - i - 1 if isinstance(jf, str) else jf
-        out += struct.pack("=HBBI", code, jt_n, jf_n, k)
-    return bytes(out)
+    return _assemble(prog)
 
 
 # --------------------------------------------------------------------------------------------
 # command lines
 # --------------------------------------------------------------------------------------------
 
-def _prlimit_args(limits: Limits, nproc: bool) -> list[str]:
+@dataclass(frozen=True)
+class _MemoryPlan:
+    """The rlimits that carry the memory caps of one run."""
+
+    as_bytes: int  # RLIMIT_AS, per process
+    nproc: int | None  # RLIMIT_NPROC; None where it would count processes outside the command
+
+
+def _memory_plan(limits: Limits, cgroup: bool, nproc_enforced: bool) -> _MemoryPlan:
+    """With a memory cgroup the total is the kernel's job and the limits apply as configured.
+    Without one, the total is bounded by a product: at most FALLBACK_MAX_PROCESSES processes, each
+    with a share of total_memory_bytes as its address space (resident memory never exceeds it)."""
+    if not nproc_enforced:  # basic mode as a normal user: no count, so no bound on the total
+        return _MemoryPlan(int(limits.memory_bytes), None)
+    if cgroup:
+        return _MemoryPlan(int(limits.memory_bytes), int(limits.max_processes))
+    nproc = max(1, min(int(limits.max_processes), FALLBACK_MAX_PROCESSES))
+    return _MemoryPlan(min(int(limits.memory_bytes), int(limits.total_memory_bytes) // nproc), nproc)
+
+
+def _prlimit_args(limits: Limits, plan: _MemoryPlan) -> list[str]:
     prlimit = _tool("prlimit")
     if prlimit is None:
         raise SandboxUnavailable("prlimit (util-linux) not found")
@@ -368,12 +422,12 @@ def _prlimit_args(limits: Limits, nproc: bool) -> list[str]:
     args = [
         prlimit,
         f"--cpu={cpu}:{cpu + 1}",
-        f"--as={int(limits.memory_bytes)}",
+        f"--as={plan.as_bytes}",
         f"--fsize={int(limits.max_file_bytes)}",
         "--core=0",
     ]
-    if nproc:
-        args.append(f"--nproc={int(limits.max_processes)}")
+    if plan.nproc is not None:
+        args.append(f"--nproc={plan.nproc}")
     return [*args, "--"]
 
 
@@ -405,8 +459,10 @@ _ETC_RO = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alt
            "/etc/localtime", "/etc/mime.types", "/etc/protocols", "/etc/services")
 
 
-def _bwrap_argv(ws_fd: int, limits: Limits, uid: int | None, fds: list[int], seccomp: bool) -> list[str]:
-    """uid: throw-away uid when we are root (bwrap runs as root, setpriv drops), else None."""
+def _bwrap_argv(ws_fd: int, limits: Limits, uid: int | None, fds: list[int], seccomp: bool,
+                plan: _MemoryPlan | None = None) -> list[str]:
+    """uid: throw-away uid when we are root (bwrap runs as root, setpriv drops), else None.
+    plan: the memory rlimits (default: no cgroup)."""
     bwrap = _tool("bwrap")
     if bwrap is None:
         raise SandboxUnavailable("bwrap not found")
@@ -453,7 +509,7 @@ def _bwrap_argv(ws_fd: int, limits: Limits, uid: int | None, fds: list[int], sec
     a += ["--bind-fd", str(ws_fd), VIRTUAL_WORKSPACE, "--remount-ro", "/", "--"]
     if uid is not None:
         a += _setpriv_args(uid)
-    a += _prlimit_args(limits, nproc=True)
+    a += _prlimit_args(limits, plan or _memory_plan(limits, cgroup=False, nproc_enforced=True))
     # chdir only after the uid drop: bwrap itself keeps no CAP_DAC_* and the workspace may be 0700
     a += [_tool("env") or "/usr/bin/env", f"--chdir={VIRTUAL_WORKSPACE}"]
     return a
@@ -478,11 +534,11 @@ def _unshare_net_prefix() -> tuple[str, ...] | None:
     return None
 
 
-def _basic_argv(limits: Limits, uid: int | None) -> list[str]:
+def _basic_argv(limits: Limits, uid: int | None, plan: _MemoryPlan) -> list[str]:
+    """As root, RLIMIT_NPROC is only meaningful for the throw-away uid; as a normal user it would
+    count every process the user owns, so the plan leaves it out."""
     a = list(_unshare_net_prefix() or ())
-    # As root, RLIMIT_NPROC is only meaningful for the throw-away uid; as a normal user it would
-    # count every process the user owns, so it is skipped.
-    a += _prlimit_args(limits, nproc=uid is not None)
+    a += _prlimit_args(limits, plan)
     if uid is not None:
         a += _setpriv_args(uid)
     return a
@@ -563,7 +619,19 @@ def mechanisms() -> dict[str, bool]:
         "output_cap": True,
         "fixed_workspace_path": bw,
         "seccomp": bw and _bwrap_probe().seccomp,
+        "memory_cgroup": root and memcg.hierarchy() is not None,  # the total, by the kernel
+        "total_memory_cap": root or bw,  # by the cgroup, else by RLIMIT_NPROC x RLIMIT_AS
     }
+
+
+def memory_cap() -> str:
+    """How the total memory of a command is capped here, in words (for docs, logs and reports)."""
+    h = memcg.hierarchy() if _is_root() else None
+    if h is not None:
+        return f"{h.label} memory group ({h.parent})"
+    if mechanisms()["total_memory_cap"]:
+        return f"RLIMIT_NPROC x RLIMIT_AS (at most {FALLBACK_MAX_PROCESSES} processes)"
+    return "none (per-process RLIMIT_AS only)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -617,21 +685,26 @@ def _run(command: str, workspace: Path, limits: Limits, env: dict[str, str] | No
             stack.callback(_chown_tree, ws, os.geteuid(), os.getegid())
         fds: list[int] = []
         stack.callback(lambda: [os.close(fd) for fd in fds])
+        group = _memory_group(limits, uid, stack)
+        plan = _memory_plan(limits, cgroup=group is not None, nproc_enforced=mode == "bwrap" or uid is not None)
         if mode == "bwrap":
             ws_fd = os.open(ws, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             fds.append(ws_fd)
             if seccomp is None:
                 seccomp = _bwrap_probe().seccomp
-            argv = _bwrap_argv(ws_fd, limits, uid, fds, seccomp)
+            argv = _bwrap_argv(ws_fd, limits, uid, fds, seccomp, plan)
             home = VIRTUAL_WORKSPACE
         else:
-            argv = _basic_argv(limits, uid)
+            argv = _basic_argv(limits, uid, plan)
             home = ws
+        if group is not None:  # enter the group first: bwrap's cgroup namespace is then rooted there
+            argv = group.enter_argv() + argv
         argv += ["/bin/bash", "-c", command]
         full_env = _base_env(home, env)
         if mode == "basic":
             full_env["PWD"] = ws
         result = _execute(argv, ws, full_env, fds, limits, uid)
+        peak = group.peak_bytes() if group is not None else None
     # host path of the workspace never shown to the model
     replacements = {ws, os.path.abspath(os.fspath(workspace))}
     head, omitted, tail = result["head"], result["omitted"], result["tail"]
@@ -644,7 +717,24 @@ def _run(command: str, workspace: Path, limits: Limits, env: dict[str, str] | No
         output=data.decode("utf-8", errors="replace"),
         timed_out=result["timed_out"],
         truncated=omitted > 0,
+        peak_memory_bytes=peak,
     )
+
+
+def _memory_group(limits: Limits, uid: int | None, stack: contextlib.ExitStack) -> memcg.MemoryGroup | None:
+    """A memory cgroup capped at total_memory_bytes for this run, removed when the run ends; None
+    where there is none (not root, no usable hierarchy, or creating it failed: the rlimit product
+    then bounds the total)."""
+    h = memcg.hierarchy() if uid is not None else None
+    if h is None or uid is None:
+        return None
+    try:
+        group = memcg.MemoryGroup.create(h, memcg.group_name(uid), limits.total_memory_bytes)
+    except OSError as exc:
+        _log.warning("casebank sandbox: no memory cgroup for this run (%s); using the rlimit product", exc)
+        return None
+    stack.callback(group.remove)
+    return group
 
 
 def _execute(argv: list[str], cwd: str, env: dict[str, str], fds: list[int], limits: Limits,
