@@ -16,8 +16,9 @@ class Environment(Protocol):
         `error: ...` observation, never as an exception."""
         ...
 
-    def check(self, task: Task) -> CheckResult:
-        """Run the task's hidden checker against the workspace as the episode left it."""
+    def check(self, task: Task, answer: str | None = None) -> CheckResult:
+        """Run the task's hidden checker against the workspace as the episode left it; the checker sees
+        the submitted answer as `ANSWER`."""
         ...
 
 
@@ -31,5 +32,5 @@ class SandboxEnvironment:
     def execute(self, name: str, arguments: dict[str, Any] | str | None) -> ToolResult:
         return self._executor.call(name, arguments)
 
-    def check(self, task: Task) -> CheckResult:
-        return run_check(task, self.workspace)
+    def check(self, task: Task, answer: str | None = None) -> CheckResult:
+        return run_check(task, self.workspace, answer)

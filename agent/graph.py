@@ -1,16 +1,20 @@
 """The agent loop as a LangGraph graph; `build_graph` wires it, top to bottom.
 
-    START  -> retrieve -> act
+    START  -> retrieve -> orient -> act
     act    -> tools       the reply has tool calls
            -> nudge       the reply has none
            -> verify      a limit (steps, tokens, wall time) ended the episode: failed (chat: -> write_back)
-    tools  -> verify      `submit` was called;  otherwise -> act
+    tools  -> verify      `submit` was called (and the submit gate let it through);  otherwise -> act
     nudge  -> act         the first time;       the second time -> verify (failed; chat: -> write_back)
     verify -> write_back -> END
 
 Each node reads the typed state and returns a partial update. Everything a node needs from outside
 (model, bank, environment, config) comes in `AgentDeps`; nothing is global, so one compiled graph can
 serve many threads as long as each runs its own thread_id.
+
+The levers for small models (workspace overview, case format, context budget, tolerant parsing, loop
+breaking, forced submit, submit gate) live in `agent.harness`; the nodes call them, each a no-op when
+its switch in `AgentConfig.harness` is off.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from openai import BadRequestError
 
+from agent import harness as levers
 from agent.config import AgentConfig
 from agent.env import Environment, SandboxEnvironment
 from agent.model import ChatModel
@@ -38,7 +43,7 @@ from casebank.config import Strategy
 from casebank.models import Case, Outcome, approx_tokens
 from casebank.prompts import load as load_prompt
 from casebank.retrieval import RetrievalFilters, RetrievedCase
-from casebank.sandbox.tools import ToolResult
+from casebank.sandbox.tools import TOOL_NAMES, ToolResult
 
 
 class CaseStore(Protocol):
@@ -123,27 +128,68 @@ class Nodes:
         self.config = deps.config
 
     def retrieve(self, state: AgentState) -> dict[str, Any]:
-        """Find solved cases for the user's message and render them for the system message."""
+        """Find solved cases for the user's message and render them: as text for the system message, or
+        as earlier chat turns (`harness.case_format`)."""
         if self.deps.bank is None or not self.config.retrieval_enabled:
-            return {"retrieved": [], "cases_prompt": ""}
+            return {"retrieved": [], "cases_prompt": "", "case_messages": []}
         found = self.deps.bank.retrieve(last_user_text(state["messages"]), self.config.k, self.config.strategy, self.config.filters)
         rendered = render_cases([r.case for r in found], self.config.case_token_budget)
         score = {r.case.id: r.score for r in found}
         # Only the cases that fit the budget count as retrieved: those are what the model saw.
-        return {"retrieved": [(cid, score[cid]) for cid in rendered.shown], "cases_prompt": rendered.text}
+        retrieved = [(cid, score[cid]) for cid in rendered.shown]
+        if self.config.harness.case_format == "turns":
+            shown = [r.case for r in found if r.case.id in set(rendered.shown)]
+            return {"retrieved": retrieved, "cases_prompt": "", "case_messages": levers.case_turns(shown)}
+        return {"retrieved": retrieved, "cases_prompt": rendered.text, "case_messages": []}
+
+    def orient(self, state: AgentState) -> dict[str, Any]:
+        """Look at the workspace once for the model: its files and small files' content go with this
+        turn's user message (`harness.workspace_context`), so a small model need not explore."""
+        turn_start = len(state["messages"]) - 1
+        if not self.config.harness.workspace_context:
+            return {"overview": "", "turn_start": turn_start}
+        env = self.deps.make_env(state["workspace"])
+        return {"overview": levers.workspace_overview(env, self.config.harness.context_files_tokens), "turn_start": turn_start}
 
     def act(self, state: AgentState) -> dict[str, Any]:
         """One model call, unless a limit ends the episode first."""
         if reason := self.limit_reached(state):
             return {"outcome": failed(reason)}
         steps = state.get("steps", 0) + 1
-        prompt = [SystemMessage(system_prompt(state.get("cases_prompt", ""))), *state["messages"]]
-        try:
-            reply = self.deps.model.invoke(prompt)
-        except BadRequestError as e:  # e.g. the conversation outgrew the server's context window
-            return {"steps": steps, "outcome": failed(f"model request rejected: {e}")}
-        reply = with_unique_call_ids(reply, state["messages"], steps)
-        return {"messages": [reply], "steps": steps, "tokens": state.get("tokens", 0) + tokens_used(prompt, reply)}
+        cfg, history = self.config, state["messages"]
+        budget, overflow = cfg.prompt_budget, ""
+        for _ in range(3):
+            prompt = levers.build_prompt(
+                system_prompt(state.get("cases_prompt", "")),
+                history,
+                harness=cfg.harness,
+                examples=state.get("case_messages") or [],
+                overview=state.get("overview", ""),
+                turn_start=state.get("turn_start", 0),
+                budget_tokens=budget,
+            )
+            try:
+                reply, _ = levers.decode(
+                    self.deps.model, prompt, harness=cfg.harness, history=history,
+                    last_step=steps >= cfg.max_steps, tool_names=TOOL_NAMES, seed=cfg.seed,
+                    first_step=steps == 1, overview=state.get("overview", ""),
+                )
+                break
+            except BadRequestError as e:  # e.g. the conversation outgrew the server's context window
+                if not (cfg.harness.context_budget and levers.is_context_overflow(e)):
+                    return {"steps": steps, "outcome": failed(f"model request rejected: {e}")}
+                budget, overflow = budget // 2, str(e)  # the estimate was off: shrink harder and ask again
+        else:
+            return {"steps": steps, "outcome": failed(f"model request rejected: context overflow at {budget * 2} tokens: {overflow}")}
+        reply = with_unique_call_ids(reply, history, steps)
+        usage = reply.usage_metadata or {}
+        return {
+            "messages": [reply],
+            "steps": steps,
+            "tokens": state.get("tokens", 0) + tokens_used(prompt, reply),
+            "prompt_tokens": state.get("prompt_tokens", 0) + int(usage.get("input_tokens", 0)),
+            "completion_tokens": state.get("completion_tokens", 0) + int(usage.get("output_tokens", 0)),
+        }
 
     def limit_reached(self, state: AgentState) -> str | None:
         cfg = self.config
@@ -163,9 +209,15 @@ class Nodes:
         results: list[ToolMessage] = []
         submitted: str | None = None
         previous = previous_step(state["messages"])
+        gated = state.get("gated", False)
         for cid, name, args in calls_of(state["messages"][-1]):
             if submitted is None:
                 result = env.execute(name, args)
+                if result.submitted and self.config.harness.submit_gate and not gated:
+                    # Once per turn: a submit that leaves the workspace's tests failing sees the failure.
+                    gated = True
+                    if (failure := levers.gate_submit(env)) is not None:
+                        result = ToolResult(failure, ok=False)
                 if result.submitted:
                     submitted = result.summary or ""
             else:
@@ -175,7 +227,7 @@ class Nodes:
             if previous.get((name, json.dumps(args, sort_keys=True, default=str))) == content:
                 content = f"{content}\n{load_prompt('repeat.md')}"
             results.append(ToolMessage(content, tool_call_id=cid, name=name, status="success" if result.ok else "error"))
-        return {"messages": results, "submitted": submitted}
+        return {"messages": results, "submitted": submitted, "gated": gated}
 
     def nudge(self, state: AgentState) -> dict[str, Any]:
         """A reply without a tool call: remind the model once; the second time the episode fails."""
@@ -188,7 +240,7 @@ class Nodes:
         task, ended = state.get("task"), state.get("outcome")
         if task is None:
             return {} if ended else {"outcome": Outcome(success=True, verified_by="none", detail="submitted; unverified, awaiting feedback")}
-        check = self.deps.make_env(state["workspace"]).check(task)
+        check = self.deps.make_env(state["workspace"]).check(task, state.get("submitted"))
         if ended is not None:
             # A limit already failed the episode; the checker still runs so the quarantined
             # trajectory records how far the workspace got.
@@ -245,6 +297,7 @@ def build_graph(deps: AgentDeps, checkpointer: BaseCheckpointSaver | None = None
     nodes = Nodes(deps)
     graph = StateGraph(AgentState)
     graph.add_node("retrieve", nodes.retrieve)
+    graph.add_node("orient", nodes.orient)
     graph.add_node("act", nodes.act)
     graph.add_node("tools", nodes.tools)
     graph.add_node("nudge", nodes.nudge)
@@ -252,7 +305,8 @@ def build_graph(deps: AgentDeps, checkpointer: BaseCheckpointSaver | None = None
     graph.add_node("write_back", nodes.write_back)
 
     graph.add_edge(START, "retrieve")
-    graph.add_edge("retrieve", "act")
+    graph.add_edge("retrieve", "orient")
+    graph.add_edge("orient", "act")
     graph.add_conditional_edges("act", after_act, ["tools", "nudge", "verify", "write_back"])
     graph.add_conditional_edges("tools", after_tools, ["verify", "act"])
     graph.add_conditional_edges("nudge", after_nudge, ["act", "verify", "write_back"])
@@ -262,6 +316,6 @@ def build_graph(deps: AgentDeps, checkpointer: BaseCheckpointSaver | None = None
 
 
 def recursion_limit(config: AgentConfig) -> int:
-    """Supersteps one turn can take: retrieve, two per step (act, tools), a nudge, the final act,
+    """Supersteps one turn can take: retrieve, orient, two per step (act, tools), a nudge, the final act,
     verify and write-back, with room to spare."""
     return 2 * config.max_steps + 10

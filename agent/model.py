@@ -19,10 +19,11 @@ from casebank.sandbox.tools import TOOLS
 
 @runtime_checkable
 class ChatModel(Protocol):
-    def invoke(self, messages: Sequence[BaseMessage], /) -> AIMessage:
+    def invoke(self, messages: Sequence[BaseMessage], /, **kwargs: Any) -> AIMessage:
         """One assistant reply to the conversation (system message first). Tool calls go in
         `.tool_calls`; calls whose arguments did not parse go in `.invalid_tool_calls`;
-        `.usage_metadata` (when the server reports it) feeds the token budget."""
+        `.usage_metadata` (when the server reports it) feeds the token budget. Keyword arguments
+        override request fields for this call (`tool_choice`, `temperature`, `seed`)."""
         ...
 
 
@@ -42,5 +43,6 @@ def make_chat_model(config: AgentConfig, *, http_client: Any = None) -> ChatMode
         timeout=httpx.Timeout(config.request_timeout_s, connect=config.connect_timeout_s),
         max_retries=config.max_retries,
         http_client=http_client,
+        seed=config.seed,
     )
-    return llm.bind_tools(tool_schemas(), tool_choice="required")  # type: ignore[return-value]
+    return llm.bind_tools(tool_schemas(), tool_choice=config.harness.tool_choice)  # type: ignore[return-value]

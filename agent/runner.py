@@ -47,6 +47,8 @@ class EpisodeResult(BaseModel):
     write_back: WriteBackResult | None  # None when write-back is off or there is no bank
     model_calls: int
     tokens: int
+    prompt_tokens: int = 0  # as the server counted them (0 when it reports no usage)
+    completion_tokens: int = 0
     elapsed_s: float
     workspace: str | None = None  # a chat's workspace folder (it persists); None for a task
 
@@ -85,7 +87,7 @@ class Agent:
         """One episode in a fresh workspace holding the task's files; the task's checker verifies a
         submit. The workspace and the episode's checkpoints are removed afterwards."""
         conversation_id = f"task-{task.id}-{uuid.uuid4().hex[:8]}"
-        timeout_s = self.config.timeout_for(task.timeout_s)
+        timeout_s = self.config.timeout_for()
         with Workspace.create(task.files) as workspace:
             inputs = new_turn(conversation_id, task.instruction, workspace=str(workspace.root), timeout_s=timeout_s, task=task)
             try:
@@ -101,7 +103,7 @@ class Agent:
             raise ValueError(f"bad conversation id {conversation_id!r}: use letters, digits, '.', '_', '-' (max 128)")
         workspace = self.config.workspaces_dir / conversation_id
         workspace.mkdir(parents=True, exist_ok=True)
-        inputs = new_turn(conversation_id, user_message, workspace=str(workspace), timeout_s=self.config.timeout_for(None))
+        inputs = new_turn(conversation_id, user_message, workspace=str(workspace), timeout_s=self.config.timeout_for())
         with self._lock(conversation_id):
             result = self._run(conversation_id, inputs, on_update)
         return result.model_copy(update={"workspace": str(workspace)})
@@ -148,5 +150,7 @@ class Agent:
             write_back=state.get("write_back"),
             model_calls=state.get("steps", 0),
             tokens=state.get("tokens", 0),
+            prompt_tokens=state.get("prompt_tokens", 0),
+            completion_tokens=state.get("completion_tokens", 0),
             elapsed_s=time.perf_counter() - started,
         )

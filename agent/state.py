@@ -26,6 +26,12 @@ class AgentState(TypedDict, total=False):
     workspace: str  # the episode's workspace folder
     retrieved: list[tuple[str, float]]  # (case id, score), best first
     cases_prompt: str  # the retrieved cases, rendered; goes into the system message
+    case_messages: list[AnyMessage]  # or the retrieved cases as earlier chat turns (harness.case_format)
+    overview: str  # the workspace's files, shown with this turn's user message (harness.workspace_context)
+    turn_start: int  # index in `messages` of this turn's user message
+    gated: bool  # the submit gate has shown a test failure this turn
+    prompt_tokens: int  # this turn's prompt tokens, as the server counted them
+    completion_tokens: int
     steps: int  # model calls this turn
     tokens: int  # tokens this turn: summed usage of responses (approximated when a server reports none)
     started_at: float  # time.time() when the turn began
@@ -57,6 +63,11 @@ def new_turn(
         "workspace": workspace,
         "retrieved": [],
         "cases_prompt": "",
+        "case_messages": [],
+        "overview": "",
+        "gated": False,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
         "steps": 0,
         "tokens": 0,
         "started_at": time.time(),

@@ -43,14 +43,16 @@ class ScriptedChatModel:
     def __init__(self, replies: Sequence[Reply]):
         self._replies = list(replies)
         self.calls: list[list[BaseMessage]] = []
+        self.kwargs: list[dict[str, Any]] = []  # the per-call overrides (tool_choice, temperature, seed)
         self._lock = threading.Lock()
 
-    def invoke(self, messages: Sequence[BaseMessage], /) -> AIMessage:
+    def invoke(self, messages: Sequence[BaseMessage], /, **kwargs: Any) -> AIMessage:
         with self._lock:
             if len(self.calls) >= len(self._replies):
                 raise AssertionError(f"scripted model ran out of replies after {len(self._replies)} calls")
             reply = self._replies[len(self.calls)]
             self.calls.append(list(messages))
+            self.kwargs.append(dict(kwargs))
         return reply(messages) if callable(reply) else reply.model_copy(deep=True)
 
     @property

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from casebank.casefile import CaseFileError, load_cases, sft_record, write_cases
 from casebank.config import Settings, Strategy
-from casebank.models import Outcome
+from casebank.models import Outcome, TextError, check_text
 
 app = typer.Typer(help="casebank: curated demonstrations as a retrievable case bank.", no_args_is_help=True)
 console = Console()
@@ -43,6 +43,15 @@ def _load_or_exit(path: Path, fmt: str):  # noqa: ANN202
         raise typer.Exit(2) from None
 
 
+def _text_or_exit(text: str, name: str) -> str:
+    """The same rule as for stored cases: argv decoding turns stray bytes into lone surrogates."""
+    try:
+        return check_text(text, name)
+    except TextError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
 def _import(path: Path, fmt: str, *, curated: bool, reset: bool) -> None:
     cases = _load_or_exit(path, fmt)  # validated whole before anything is written
     if curated:
@@ -51,9 +60,13 @@ def _import(path: Path, fmt: str, *, curated: bool, reset: bool) -> None:
     if reset:
         bank.reset()
     started = time.perf_counter()
-    with progress() as bar:
-        task = bar.add_task(f"embedding {path.name}", total=len(cases))
-        added = bank.upsert(cases, on_progress=lambda n: bar.advance(task, n))
+    try:
+        with progress() as bar:
+            task = bar.add_task(f"embedding {path.name}", total=len(cases))
+            added = bank.upsert(cases, on_progress=lambda n: bar.advance(task, n))
+    except TextError as e:  # the bank's own check; the batch was not written
+        err.print(f"[red]error:[/red] {path}: {e}")
+        raise typer.Exit(2) from None
     elapsed = time.perf_counter() - started
     console.print(
         f"{len(cases)} cases from {path} in {elapsed:.2f}s: {added} retrievable, {len(cases) - added} quarantined "
@@ -121,6 +134,7 @@ def search(
     """Retrieve cases for a query, ranked."""
     from casebank.retrieval import RetrievalFilters
 
+    query = _text_or_exit(query, "query")
     bank = open_bank()
     started = time.perf_counter()
     results = bank.retrieve(query, k, strategy, RetrievalFilters(families=family or [], tags=tag or []), seed=seed)
@@ -149,10 +163,14 @@ def _register_subcommands() -> None:
     app.add_typer(seeds_app, name="seeds", help="Build and verify the bundled demonstrations.")
     app.add_typer(tasks_app, name="tasks", help="Inspect task suites.")
     from agent.cli import run_app
+    from casebank.ablate.cli import ablate_app
+    from casebank.ablate.report_cli import report_app
     from casebank.llm.cli import app as llm_app
     from serving.cli import serve_app
 
     app.add_typer(run_app)
+    app.add_typer(ablate_app)
+    app.add_typer(report_app)
     app.add_typer(serve_app)
     app.add_typer(llm_app, name="llm", help="Serve the LLM with vLLM.")
 

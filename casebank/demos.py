@@ -51,11 +51,13 @@ def normalise_observation(text: str) -> str:
 
 
 def replay(task: Task, *, model: str = "scripted-demo") -> ReplayResult:
-    """Run each step's tool call in a fresh sandbox, record real observations, then run the checker."""
+    """Run each step's tool call in a fresh sandbox, record real observations, then run the checker
+    with the submit summary as the answer."""
     problems: list[str] = []
     if not task.steps or task.steps[-1].tool != "submit":
         problems.append("the last step must be a submit")
     messages = [Message(role="system", content=load_prompt("system.md")), Message(role="user", content=task.instruction)]
+    answer = ""  # the submit summary: a question task's checker reads it as ANSWER
     with Workspace.create(task.files) as workspace:
         executor = ToolExecutor(workspace)
         for number, step in enumerate(task.steps, start=1):
@@ -68,10 +70,12 @@ def replay(task: Task, *, model: str = "scripted-demo") -> ReplayResult:
                 problems.append(f"step {number} ({step.tool}): expected {expected}, got: {result.content[:300]}")
             messages.append(Message(role="assistant", content=step.thought.strip() or None, tool_calls=[call]))
             messages.append(Message(role="tool", tool_call_id=call.id, name=step.tool, content=result.content))
-            if result.submitted and number != len(task.steps):
-                problems.append(f"step {number} submits before the last step")
-                break
-        check = run_check(task, workspace)
+            if result.submitted:
+                answer = result.summary or ""
+                if number != len(task.steps):
+                    problems.append(f"step {number} submits before the last step")
+                    break
+        check = run_check(task, workspace, answer)
     case = Case(
         task=task.instruction,
         family=task.family,

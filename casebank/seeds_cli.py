@@ -17,7 +17,7 @@ from casebank.casefile import load_cases, sft_record, write_cases
 from casebank.cli import console, err, progress
 from casebank.demos import ReplayResult, normalise_observation, replay, shows_recovery
 from casebank.models import Case
-from casebank.tasks import Task, TaskFileError, load_tasks
+from casebank.tasks import Task, TaskFileError, load_tasks, split_problems
 
 seeds_app = typer.Typer(no_args_is_help=True)
 tasks_app = typer.Typer(no_args_is_help=True)
@@ -172,15 +172,50 @@ def seed_stats(
 
 
 @tasks_app.command("list")
-def list_tasks(tasks: TasksOpt = None, split: Annotated[str | None, typer.Option()] = None) -> None:
-    """List tasks in a suite."""
-    loaded = load_or_exit(tasks or seeds.EVAL_DIR, split)
+def list_tasks(
+    tasks: TasksOpt = None,
+    split: Annotated[str | None, typer.Option(help="Only this split (dev, test, ...).")] = None,
+    family: Annotated[str | None, typer.Option(help="Only this family.")] = None,
+    level: Annotated[int | None, typer.Option(min=1, max=3, help="Only this level (1-3).")] = None,
+) -> None:
+    """List tasks in a suite (the held-out ladder by default)."""
+    loaded = [
+        t
+        for t in load_or_exit(tasks or seeds.EVAL_DIR, split)
+        if (family is None or t.family == family) and (level is None or t.level == level)
+    ]
     table = Table(title=f"{len(loaded)} tasks")
-    for column in ("id", "family", "split", "instruction"):
+    for column in ("id", "family", "level", "split", "instruction"):
         table.add_column(column)
     for t in loaded:
-        table.add_row(t.id, t.family, t.split, t.instruction[:70])
+        table.add_row(t.id, t.family, str(t.level), t.split, t.instruction[:70])
     console.print(table)
+
+
+def _dev_test(dev: int, test: int) -> str:
+    return f"{dev}/{test}" if dev or test else "-"
+
+
+@tasks_app.command("split-check")
+def split_check(tasks: TasksOpt = None) -> None:
+    """Count tasks per family, level and split; fail unless dev and test both cover every level and family."""
+    loaded = load_or_exit(tasks or seeds.EVAL_DIR)
+    levels = sorted({t.level for t in loaded})
+    counts = Counter((t.family, t.level, t.split) for t in loaded)
+    table = Table(title=f"{len(loaded)} tasks: dev/test per family and level")
+    for column in ("family", *(f"level {level}" for level in levels), "total"):
+        table.add_column(column)
+    for family in sorted({t.family for t in loaded}):
+        cells = [_dev_test(counts[family, level, "dev"], counts[family, level, "test"]) for level in levels]
+        members = [t for t in loaded if t.family == family]
+        table.add_row(family, *cells, _dev_test(sum(t.split == "dev" for t in members), sum(t.split == "test" for t in members)))
+    console.print(table)
+    console.print(f"dev {sum(t.split == 'dev' for t in loaded)}, test {sum(t.split == 'test' for t in loaded)}")
+    if problems := split_problems(loaded):
+        for problem in problems:
+            err.print(f"[red]FAIL[/red] {problem}")
+        raise typer.Exit(1)
+    console.print("both splits cover every level and family")
 
 
 @tasks_app.command("leakage")

@@ -2,7 +2,9 @@
 
 - `specs/<family>/<id>.yaml`: the 78 demonstration specs (tasks with scripted steps), the source of truth.
 - `seeds.jsonl`: the cases built from them by `casebank seeds build` (replayed and checker-verified).
-- `tasks/eval/<family>/<id>.yaml`: held-out evaluation tasks, each with a reference solution.
+- `tasks/eval/<family>/<id>.yaml`: the held-out ladder, each task with a reference solution, a `level`
+  (1-3; the level 1-2 files are named `l1-*` / `l2-*`) and a `split`: `dev` (tune on it) or `test`
+  (report on it). `casebank tasks split-check` proves both splits cover every level and family.
 - `fixtures/sample.jsonl`: a few hand-written cases for tests of the bank.
 """
 

@@ -28,7 +28,7 @@ def prepare(agent_config: AgentConfig) -> Any:
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in thread).lstrip("._-")[:128] or "studio"
         workspace = agent_config.workspaces_dir / safe
         workspace.mkdir(parents=True, exist_ok=True)
-        fields = new_turn(safe, "", workspace=str(workspace), timeout_s=agent_config.timeout_for(None))
+        fields = new_turn(safe, "", workspace=str(workspace), timeout_s=agent_config.timeout_for())
         fields.pop("messages")  # the input already appended the user's message
         return fields
 

@@ -99,10 +99,13 @@ def test_run_instruction_end_to_end(cli: typer.Typer, fake_llm: FakeLLM, tmp_pat
     # The requests: constrained to the sandbox tools, system message first, history in OpenAI format.
     first, second = fake_llm.requests[0], fake_llm.requests[1]
     assert first["tool_choice"] == "required" and first["model"] == "fake-model" and first["temperature"] == 0
-    assert [t["function"]["name"] for t in first["tools"]] == ["list_files", "read_file", "write_file", "edit_file", "run", "submit"]
-    assert [m["role"] for m in first["messages"]] == ["system", "user"]
-    assert second["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"path": "hello.txt", "content": '
-    assert second["messages"][3]["role"] == "tool" and second["messages"][3]["tool_call_id"] == "call_a"
+    # the workspace is empty, so the first call cannot explore (harness.hide_explore); later calls get every tool
+    assert [t["function"]["name"] for t in first["tools"]] == ["write_file", "run", "submit"]
+    assert [t["function"]["name"] for t in second["tools"]] == ["list_files", "read_file", "write_file", "edit_file", "run", "submit"]
+    assert first["messages"][0]["role"] == "system" and first["messages"][-1]["role"] == "user"
+    assert first["messages"][-1]["content"].startswith("Write hi to hello.txt") and "The workspace is empty." in first["messages"][-1]["content"]
+    assert second["messages"][-2]["tool_calls"][0]["function"]["arguments"] == '{"path": "hello.txt", "content": '
+    assert second["messages"][-1]["role"] == "tool" and second["messages"][-1]["tool_call_id"] == "call_a"
 
     case = Case.model_validate_json(out.read_text())
     assert case.task == "Write hi to hello.txt" and case.model == "fake-model"

@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from agent.checkpoint import sqlite_checkpointer
 from agent.config import AgentConfig
 from agent.graph import AgentDeps, build_graph
+from agent.harness import Harness
 from agent.runner import Agent, EpisodeResult
 from agent.state import new_turn
 from agent.testing import ScriptedChatModel, malformed_call, text_reply, tool_call
@@ -44,8 +45,13 @@ def shared_bank(tmp_path_factory: pytest.TempPathFactory) -> CaseBank:
     return CaseBank(Settings(data_dir=tmp_path_factory.mktemp("bank")))
 
 
+# The loop itself, without the small-model levers (tests/test_harness.py covers each of those).
+BARE = Harness(workspace_context=False, hide_explore=False, primer=False, next_hint=False, loop_break=False,
+               force_submit=False, submit_gate=False, tolerant_parser=False)  # fmt: skip
+
+
 def make_agent(tmp_path: Path, bank: CaseBank | None, replies: Sequence, **overrides) -> tuple[Agent, ScriptedChatModel]:
-    config = AgentConfig(**{"data_dir": tmp_path / "data", "strategy": "dense", "k": 3, **overrides})
+    config = AgentConfig(**{"data_dir": tmp_path / "data", "strategy": "dense", "k": 3, "harness": BARE, **overrides})
     model = ScriptedChatModel(replies)
     return Agent(config, bank, model), model
 
@@ -66,7 +72,7 @@ def test_task_episode_verifies_writes_back_and_the_next_episode_retrieves_it(tmp
     assert [s.tool for s in result.steps] == ["run", "edit_file", "submit"]
     assert observations(result)[0].startswith("exit code: 0\n-1")  # a real observation from the sandbox
     assert observations(result)[1] == "edited calc.py"
-    assert updates == ["retrieve", "act", "tools", "act", "tools", "act", "tools", "verify", "write_back"]
+    assert updates == ["retrieve", "orient", "act", "tools", "act", "tools", "act", "tools", "verify", "write_back"]
     assert result.model_calls == 3 and result.tokens > 0
 
     # The trajectory: OpenAI format, plain system prompt, tool calls with ids, results pointing at them.
@@ -230,7 +236,7 @@ def test_chat_is_unverified_keeps_its_workspace_and_resumes_in_a_new_agent(tmp_p
 def test_graph_resumes_a_thread_from_a_fresh_sqlite_saver(tmp_path: Path) -> None:
     path, workspace = tmp_path / "checkpoints.sqlite", tmp_path / "ws"
     workspace.mkdir()
-    config = AgentConfig(data_dir=tmp_path, k=0)
+    config = AgentConfig(data_dir=tmp_path, k=0, harness=BARE)
     thread = {"configurable": {"thread_id": "conv-restart"}}
 
     saver = sqlite_checkpointer(path)

@@ -12,7 +12,9 @@ from casebank.casefile import load_cases
 from casebank.demos import normalise_observation, replay, shows_recovery
 from casebank.embedding import Embedder
 from casebank.leakage import LEAKAGE_THRESHOLD, nearest_seeds
-from casebank.tasks import Task, load_tasks
+from casebank.sandbox.check import run_check
+from casebank.sandbox.tools import Workspace
+from casebank.tasks import Task, load_tasks, split_problems
 
 SPECS = load_tasks(seeds.SPECS_DIR)
 EVAL = load_tasks(seeds.EVAL_DIR)
@@ -54,7 +56,9 @@ def test_demo_replays_and_reproduces_the_seed(task: Task) -> None:
 
 
 def test_eval_suite_shape() -> None:
-    assert len(EVAL) >= 60 and all(t.split == "eval" and t.steps for t in EVAL)
+    assert len(EVAL) >= 90 and all(t.split in {"dev", "test"} and t.steps for t in EVAL)
+    assert sum(t.level in (1, 2) for t in EVAL) >= 30
+    assert split_problems(EVAL) == []  # dev and test both cover every level and every family
     in_family = [t for t in EVAL if t.family in SEED_FAMILIES]
     out_of_distribution = [t for t in EVAL if t.family not in SEED_FAMILIES]
     assert len(in_family) >= 40
@@ -64,10 +68,10 @@ def test_eval_suite_shape() -> None:
 
 @pytest.mark.parametrize("task", EVAL, ids=lambda t: t.id)
 def test_eval_task_is_solvable_and_not_vacuous(task: Task) -> None:
-    solved = replay(task)
+    solved = replay(task)  # the checker sees the reference's submit summary as ANSWER
     assert solved.ok, (solved.problems, solved.check.output[-1000:])
-    untouched = replay(task.model_copy(update={"steps": task.steps[-1:]}))  # only the final submit
-    assert not untouched.check.passed, "the untouched workspace passes the checker"
+    with Workspace.create(task.files) as untouched:
+        assert not run_check(task, untouched, "").passed, "the untouched workspace passes the checker with no answer"
 
 
 # Hand-written rewordings of seed instructions: what a leaked eval task would look like.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from casebank.sandbox.tools import Workspace
@@ -18,9 +19,11 @@ class CheckResult:
     output: str
 
 
-def run_check(task: Task, workspace: Workspace) -> CheckResult:
+def run_check(task: Task, workspace: Workspace, answer: str | None = None) -> CheckResult:
+    """The checker sees the submitted answer as the global `ANSWER` ("" when nothing was submitted)."""
     if _DELIMITER in task.check:
         raise ValueError(f"task {task.id}: the checker may not contain {_DELIMITER}")
-    command = f"python - <<'{_DELIMITER}'\n{task.check.rstrip()}\n{_DELIMITER}\n"
+    script = f"ANSWER = {json.dumps(answer or '')}\n{task.check.rstrip()}"
+    command = f"python - <<'{_DELIMITER}'\n{script}\n{_DELIMITER}\n"
     result = workspace.run(command, timeout_s=min(task.timeout_s, 300))
     return CheckResult(passed=result.exit_code == 0 and not result.timed_out, output=result.output)

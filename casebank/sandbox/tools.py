@@ -6,16 +6,19 @@ tool) comes back as an error observation, never as an exception: the model sees 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from casebank.models import ToolSpec
 from casebank.sandbox.isolation import Limits, RunResult, prepare_workspace, run_isolated
-from casebank.sandbox.paths import PathEscapeError, resolve_in_workspace
+from casebank.sandbox.paths import MAX_COMPONENTS, PathEscapeError, open_in_workspace, resolve_in_workspace
 
 MAX_LIST_ENTRIES = 200
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".git"}
@@ -46,7 +49,12 @@ TOOLS: list[ToolSpec] = [
         ["path", "old", "new"],
     ),
     _tool("run", "Run a shell command in the workspace; returns exit code and output.", {"command": _STR}, ["command"]),
-    _tool("submit", "Finish: report what you did, or answer the user.", {"summary": _STR}, ["summary"]),
+    _tool(
+        "submit",
+        "Finish the task.",
+        {"summary": {"type": "string", "description": "Your final answer: the answer to the question, or what you changed and what it printed."}},
+        ["summary"],
+    ),
 ]
 TOOL_NAMES = [t.function.name for t in TOOLS]
 
@@ -83,6 +91,25 @@ class Workspace:
 
     def path(self, rel: str) -> Path:
         return resolve_in_workspace(self.root, rel)
+
+    @contextlib.contextmanager
+    def open(self, rel: str, flags: int, *, make_dirs: bool = False) -> Iterator[int]:
+        """A descriptor for a model-given path that never went through a symlink (paths.open_in_workspace);
+        the file errors a model can cause become ToolErrors."""
+        try:
+            fd = open_in_workspace(self.root, rel, flags, make_dirs=make_dirs)
+        except FileNotFoundError:
+            raise ToolError(f"no such file: {rel}") from None
+        except IsADirectoryError:
+            raise ToolError(f"is a directory: {rel}") from None
+        except NotADirectoryError:
+            raise ToolError(f"not a directory: {rel}") from None
+        except OSError as e:
+            raise ToolError(f"cannot open {rel}: {e.strerror or e}") from None
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
     def run(self, command: str, timeout_s: float | None = None) -> RunResult:
         limits = self.limits
@@ -151,50 +178,42 @@ class ToolExecutor:
         return args
 
     def _tool_list_files(self, path: str = ".") -> ToolResult:
-        base = self.workspace.path(path)
-        if not base.is_dir():
-            raise ToolError(f"not a directory: {path}")
-        entries = sorted(
-            str(p.relative_to(base))
-            for p in base.rglob("*")
-            if p.is_file() and not SKIP_DIRS.intersection(p.relative_to(base).parts)
-        )
+        with self.workspace.open(path, os.O_RDONLY | os.O_DIRECTORY) as fd:
+            entries: list[str] = []
+            _list_tree(fd, "", 1, entries)
+        entries.sort()
         shown = entries[:MAX_LIST_ENTRIES]
         more = f"\n[... {len(entries) - len(shown)} more files ...]" if len(entries) > len(shown) else ""
         return ToolResult("\n".join(shown) + more if shown else "(no files)")
 
     def _tool_read_file(self, path: str) -> ToolResult:
-        target = self.workspace.path(path)
-        if not target.is_file():
-            raise ToolError(f"no such file: {path}")
         cap = self.workspace.limits.max_output_bytes
-        data = target.read_bytes()
-        text = data[:cap].decode("utf-8", errors="replace")
-        if len(data) > cap:
-            text += f"\n[... file truncated: {len(data) - cap} bytes omitted ...]\n"
+        with self.workspace.open(path, os.O_RDONLY) as fd:
+            size = os.fstat(fd).st_size
+            data = _read_up_to(fd, cap)
+        text = data.decode("utf-8", errors="replace")
+        if size > len(data):
+            text += f"\n[... file truncated: {size - len(data)} bytes omitted ...]\n"
         return ToolResult(text)
 
     def _tool_write_file(self, path: str, content: str) -> ToolResult:
         data = content.encode("utf-8")
         if len(data) > self.workspace.limits.max_file_bytes:
             raise ToolError(f"file too large ({len(data)} bytes; limit {self.workspace.limits.max_file_bytes})")
-        target = self.workspace.path(path)
-        if target.is_dir():
-            raise ToolError(f"is a directory: {path}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        with self.workspace.open(path, os.O_WRONLY | os.O_CREAT, make_dirs=True) as fd:
+            os.ftruncate(fd, 0)  # only now: the open refused a hard link or a symlink, which O_TRUNC would have cut first
+            _write_all(fd, data)
         prepare_workspace(self.workspace.root)
         return ToolResult(f"wrote {len(data)} bytes to {path}")
 
     def _tool_edit_file(self, path: str, old: str, new: str) -> ToolResult:
-        target = self.workspace.path(path)
-        if not target.is_file():
-            raise ToolError(f"no such file: {path}")
-        text = target.read_text(encoding="utf-8", errors="replace")
-        count = text.count(old) if old else 0
-        if count != 1:
-            raise ToolError(f"`old` must occur exactly once in {path}; found {count} occurrences")
-        target.write_text(text.replace(old, new, 1), encoding="utf-8")
+        with self.workspace.open(path, os.O_RDWR) as fd:
+            text = _read_up_to(fd, os.fstat(fd).st_size).decode("utf-8", errors="replace")
+            count = text.count(old) if old else 0
+            if count != 1:
+                raise ToolError(f"`old` must occur exactly once in {path}; found {count} occurrences")
+            os.ftruncate(fd, 0)
+            _write_all(fd, text.replace(old, new, 1).encode("utf-8"), offset=0)
         return ToolResult(f"edited {path}")
 
     def _tool_run(self, command: str) -> ToolResult:
@@ -203,3 +222,50 @@ class ToolExecutor:
 
     def _tool_submit(self, summary: str) -> ToolResult:
         return ToolResult("submitted", submitted=True, summary=summary)
+
+
+def _list_tree(dir_fd: int, prefix: str, depth: int, out: list[str]) -> None:
+    """Regular files under a directory descriptor, and symlinks as `path -> target`, all alike:
+    a link's target is read as text, never stat-ed, so a link to an existing host file and one to
+    a missing file look the same (listing them must not tell the model what exists outside).
+    Directories are entered with O_NOFOLLOW relative to their parent; no deeper than the tools
+    accept paths."""
+    with os.scandir(dir_fd) as it:
+        entries = list(it)
+    for entry in entries:
+        rel = prefix + entry.name
+        try:
+            if entry.is_symlink():
+                out.append(f"{rel} -> {os.readlink(entry.name, dir_fd=dir_fd)}")
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name in SKIP_DIRS or depth >= MAX_COMPONENTS:
+                    continue
+                sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+                try:
+                    _list_tree(sub, rel + "/", depth + 1, out)
+                finally:
+                    os.close(sub)
+            elif entry.is_file(follow_symlinks=False):
+                out.append(rel)
+        except OSError:  # gone, or replaced since the directory was read
+            continue
+
+
+def _read_up_to(fd: int, limit: int) -> bytes:
+    chunks, left = [], limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes, offset: int | None = None) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+        if offset is not None:
+            offset += n
+        view = view[n:]

@@ -1,0 +1,334 @@
+"""The harness for small models: levers around the model call, each a small named piece switched in
+`Harness`, each measured with `casebank ablate`.
+
+    workspace_context   the first user message of a turn carries the file listing and small files
+    hide_explore        while the overview shows every file, the first call cannot be list_files (nor,
+                        in an empty workspace, read_file or edit_file)
+    primer              two tiny fixed examples as earlier chat turns (answer at once; write, run, submit)
+    next_hint           the latest observation ends with the usual next step (after a change: run it;
+                        after a run: submit if the output is what was asked)
+    case_format         retrieved cases as text in the system prompt, or as earlier chat turns
+    context_budget      observations capped in tokens; older ones shortened before a request overflows;
+                        a context-length 400 shrinks the prompt and retries instead of ending the episode
+    tolerant_parser     tool calls written as text (```json blocks, <tool_call> tags, bare JSON) are used
+    loop_break          a call identical to the previous step's is decoded again, sampling, not executed again
+    force_submit        the last allowed model call must be `submit`, so a chat always gets an answer
+    submit_gate         a submit that leaves the workspace's tests failing is shown the failure once
+    tool_choice         `required` (guided decoding to a tool call) or `auto`
+
+The graph calls `build_prompt` and `decode` from `act`, `workspace_overview` from `orient`, and
+`gate_submit` from `tools`; each returns early when its lever is off.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.render import abbreviate
+from casebank.prompts import load as load_prompt
+
+# Qwen's tokenizer averages about 3.3 characters per token on code and logs; 3 errs on the safe side.
+CHARS_PER_TOKEN = 3
+SUBMIT_CHOICE = {"type": "function", "function": {"name": "submit"}}
+EMPTY = "The workspace is empty."
+# After a change, run it; after a run, submit if it did what was asked (the prompt files say how).
+NEXT_HINTS = {"write_file": "hint_write.md", "edit_file": "hint_write.md", "run": "hint_run.md"}
+TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py)$")
+
+
+class Harness(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workspace_context: bool = True
+    context_files_tokens: int = Field(1200, ge=0, description="Tokens of small files' content shown up front.")
+    hide_explore: bool = True
+    primer: bool = True
+    next_hint: bool = True
+    case_format: Literal["system", "turns"] = "system"
+    context_budget: bool = True
+    observation_tokens: int = Field(1000, ge=50, description="Cap of one observation, in tokens.")
+    tolerant_parser: bool = True
+    loop_break: bool = True
+    loop_break_temperature: float = Field(0.8, gt=0, le=2)
+    loop_break_tries: int = Field(2, ge=1, le=5)
+    force_submit: bool = True
+    submit_gate: bool = True
+    tool_choice: Literal["required", "auto"] = "required"
+
+
+def approx_tokens(text: str) -> int:
+    return len(text) // CHARS_PER_TOKEN + 1
+
+
+# ---- workspace context -----------------------------------------------------------------------------
+def workspace_overview(env: Any, budget_tokens: int) -> str:
+    """The workspace's files and the content of the small ones, through the sandbox's own tools (so the
+    same path rules apply). Smallest files first, until the budget is spent."""
+    listing = env.execute("list_files", {"path": "."}).content
+    if listing.strip() == "(no files)":
+        return EMPTY
+    names = [n for n in listing.splitlines() if n and not n.startswith("[...")]
+    shown: list[str] = []
+    left = budget_tokens * CHARS_PER_TOKEN
+    contents = []
+    for name in names:
+        result = env.execute("read_file", {"path": name})
+        if result.ok and "\x00" not in result.content:
+            contents.append((len(result.content), name, result.content))
+    for size, name, text in sorted(contents):
+        if size > left:
+            continue
+        left -= size
+        shown.append(f"--- {name} ---\n{text.rstrip()}")
+    parts = ["Files in the workspace:", listing]
+    if shown:
+        parts += ["", "Their content:" if len(shown) == len(names) else "Content of the small ones:", *shown]
+    return "\n".join(parts)
+
+
+def shows_everything(overview: str) -> bool:
+    """Whether the overview holds every file's content (or the workspace is empty)."""
+    return overview == EMPTY or "\nTheir content:\n" in overview
+
+
+def with_context(user_text: str, overview: str) -> str:
+    return f"{user_text}\n\n[workspace /workspace]\n{overview}" if overview else user_text
+
+
+# ---- case format ------------------------------------------------------------------------------------
+EXAMPLE_END = "submitted. [End of example {n}. The next message is a different task in a new workspace.]"
+
+
+def case_turns(cases: Sequence[Any]) -> list[AnyMessage]:
+    """Each case as an earlier exchange: its task as a user turn marked as an example, its calls and
+    observations, the closing submit's result saying the example is over (so the model does not
+    continue a finished example)."""
+    messages: list[AnyMessage] = []
+    for n, case in enumerate(cases, start=1):
+        ids: dict[str, str] = {}
+        for m in case.messages:
+            if m.role == "system":
+                continue
+            if m.role == "user":
+                messages.append(HumanMessage(f"[Example {n}] {m.content or ''}"))
+            elif m.role == "assistant":
+                calls = []
+                for call in m.tool_calls or []:
+                    cid = ids.setdefault(call.id, f"ex{n}_{len(ids)}")
+                    args = call.function.arguments
+                    calls.append({"name": call.function.name, "args": args if isinstance(args, dict) else _loads(args), "id": cid, "type": "tool_call"})
+                messages.append(AIMessage(m.content or "", tool_calls=calls))
+            elif m.role == "tool":
+                cid = ids.get(m.tool_call_id or "", m.tool_call_id or "")
+                is_submit = (m.name or "") == "submit" or (m.content or "").strip() == "submitted"
+                text = EXAMPLE_END.format(n=n) if is_submit else abbreviate(m.content or "", 600)
+                messages.append(ToolMessage(text, tool_call_id=cid, name=m.name or ""))
+    return messages
+
+
+def _loads(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except (TypeError, json.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def primer_turns() -> list[AnyMessage]:
+    """The fixed primer (casebank/prompts/primer.json) as LangChain messages."""
+    from casebank.models import Message
+    from casebank.prompts import load
+
+    class _Case:  # case_turns reads only .messages
+        messages = [Message.model_validate(m) for m in json.loads(load("primer.json"))]
+
+    turns = case_turns([_Case()])
+    for m in turns:  # the primer speaks for itself: no "[Example 1]" numbering on top of its own marker
+        if isinstance(m, HumanMessage):
+            m.content = str(m.content).replace("[Example 1] ", "", 1)
+        if isinstance(m, ToolMessage) and str(m.content).startswith("submitted. [End of example 1."):
+            m.content = "submitted. [End of example. The next message is a different task in a new workspace.]"
+    return turns
+
+
+# ---- the prompt and its budget -------------------------------------------------------------------------
+def build_prompt(
+    system: str,
+    history: Sequence[AnyMessage],
+    *,
+    harness: Harness,
+    examples: Sequence[AnyMessage] = (),
+    overview: str = "",
+    turn_start: int = 0,
+    budget_tokens: int | None = None,
+) -> list[BaseMessage]:
+    """System message, example turns, then the conversation with the workspace overview added to this
+    turn's user message; under `context_budget`, observations are capped and older ones shortened
+    until the prompt fits `budget_tokens`."""
+    messages: list[BaseMessage] = list(history)
+    if overview and turn_start < len(messages) and isinstance(messages[turn_start], HumanMessage):
+        first = messages[turn_start]
+        messages[turn_start] = HumanMessage(with_context(str(first.content), overview), id=first.id)
+    if harness.next_hint and messages and isinstance(messages[-1], ToolMessage):
+        last = messages[-1]
+        if hint := NEXT_HINTS.get(last.name or ""):
+            messages[-1] = last.model_copy(update={"content": f"{last.content}\n{load_prompt(hint)}"})
+    primer = primer_turns() if harness.primer else []
+    prompt = [SystemMessage(system), *primer, *examples, *messages]
+    if not harness.context_budget:
+        return prompt
+    cap = harness.observation_tokens * CHARS_PER_TOKEN
+    prompt = [_shorten(m, cap) for m in prompt]
+    if budget_tokens is not None:
+        prompt = fit(prompt, budget_tokens)
+    return prompt
+
+
+def _shorten(message: BaseMessage, limit: int) -> BaseMessage:
+    if isinstance(message, ToolMessage) and len(str(message.content)) > limit:
+        return message.model_copy(update={"content": abbreviate(str(message.content), limit)})
+    return message
+
+
+def prompt_tokens(prompt: Sequence[BaseMessage]) -> int:
+    total = 0
+    for m in prompt:
+        total += approx_tokens(str(m.content)) + 8
+        if isinstance(m, AIMessage):
+            total += sum(approx_tokens(json.dumps(c["args"])) + 8 for c in m.tool_calls)
+    return total
+
+
+def fit(prompt: list[BaseMessage], budget_tokens: int) -> list[BaseMessage]:
+    """Shorten tool observations, oldest first (the last two stay as they are as long as possible), then
+    example turns' and all observations harder, until the estimate fits."""
+    for limit in (600, 200, 80):
+        if prompt_tokens(prompt) <= budget_tokens:
+            return prompt
+        tools = [i for i, m in enumerate(prompt) if isinstance(m, ToolMessage)]
+        for i in tools[:-2] if limit > 80 else tools:
+            prompt[i] = _shorten(prompt[i], limit)
+    return prompt
+
+
+# ---- decoding ---------------------------------------------------------------------------------------------
+_BLOCK = re.compile(r"```(?:json|tool_call|python)?\s*(\{.*?\})\s*```", re.S)
+_TAG = re.compile(r"<tool_call>\s*(\{.*?\})\s*(?:</tool_call>|$)", re.S)
+
+
+def parse_text_calls(text: str, tool_names: Sequence[str]) -> list[dict[str, Any]]:
+    """Tool calls a model wrote as text: ```json blocks, <tool_call> tags, or the whole reply as bare JSON.
+    Accepts {"name", "arguments"|"args"|"parameters"} objects naming a known tool."""
+    candidates = [m.group(1) for m in _TAG.finditer(text)] or [m.group(1) for m in _BLOCK.finditer(text)]
+    if not candidates and text.strip().startswith("{"):
+        candidates = [text.strip()]
+    calls = []
+    for raw in candidates:
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict) or obj.get("name") not in tool_names:
+            continue
+        args = next((obj[k] for k in ("arguments", "args", "parameters") if k in obj), {})
+        if isinstance(args, str):
+            args = _loads(args)
+        if isinstance(args, dict):
+            calls.append({"name": obj["name"], "args": args, "id": f"call_{uuid.uuid4().hex[:8]}", "type": "tool_call"})
+    return calls[:1]
+
+
+def recover_calls(reply: AIMessage, tool_names: Sequence[str]) -> AIMessage:
+    """A reply without structured tool calls whose text holds one: make it a structured call."""
+    if reply.tool_calls or reply.invalid_tool_calls:
+        return reply
+    calls = parse_text_calls(str(reply.content), tool_names)
+    return reply.model_copy(update={"tool_calls": calls, "content": ""}) if calls else reply
+
+
+def call_signature(message: BaseMessage | None) -> list[tuple[str, str]]:
+    if not isinstance(message, AIMessage):
+        return []
+    sig = [(c["name"], json.dumps(c["args"], sort_keys=True, default=str)) for c in message.tool_calls]
+    return sig + [(c["name"] or "", str(c["args"])) for c in message.invalid_tool_calls]
+
+
+def previous_reply(history: Sequence[AnyMessage]) -> AIMessage | None:
+    return next((m for m in reversed(history) if isinstance(m, AIMessage)), None)
+
+
+def decode(
+    model: Any,
+    prompt: list[BaseMessage],
+    *,
+    harness: Harness,
+    history: Sequence[AnyMessage],
+    last_step: bool,
+    tool_names: Sequence[str],
+    seed: int | None = None,
+    first_step: bool = False,
+    overview: str = "",
+) -> tuple[AIMessage, int]:
+    """One reply, with the decoding levers: forced submit on the last step, no list_files first when the
+    overview shows everything, tolerant parsing, and a re-decode (sampling) of a call identical to the
+    previous one. Returns the reply and the number of model requests it took."""
+    kwargs: dict[str, Any] = {}
+    if harness.force_submit and last_step:
+        kwargs["tool_choice"] = SUBMIT_CHOICE
+    elif harness.hide_explore and first_step and overview and shows_everything(overview):
+        kwargs["tools"] = explore_free_tools(empty=overview == EMPTY)
+    reply = _invoke(model, prompt, kwargs, harness, tool_names)
+    requests = 1
+    before = call_signature(previous_reply(history))
+    if harness.loop_break and before and "tool_choice" not in kwargs:
+        for attempt in range(harness.loop_break_tries):
+            if call_signature(reply) != before:
+                break
+            resample = {"temperature": harness.loop_break_temperature, "seed": (seed or 0) * 1000 + len(history) * 10 + attempt}
+            resample.update({k: v for k, v in kwargs.items() if k == "tools"})
+            reply = _invoke(model, prompt, resample, harness, tool_names)
+            requests += 1
+    return reply, requests
+
+
+def explore_free_tools(*, empty: bool = False) -> list[dict[str, Any]]:
+    """The tools less list_files (the overview listed everything); in an empty workspace also less
+    read_file and edit_file, which can only fail there."""
+    from agent.model import tool_schemas
+
+    hidden = {"list_files", "read_file", "edit_file"} if empty else {"list_files"}
+    return [t for t in tool_schemas() if t["function"]["name"] not in hidden]
+
+
+def _invoke(model: Any, prompt: list[BaseMessage], kwargs: dict[str, Any], harness: Harness, tool_names: Sequence[str]) -> AIMessage:
+    reply = model.invoke(prompt, **kwargs) if kwargs else model.invoke(prompt)
+    return recover_calls(reply, tool_names) if harness.tolerant_parser else reply
+
+
+def is_context_overflow(error: Exception) -> bool:
+    text = str(error).lower()
+    return "context length" in text or "maximum context" in text or "too long" in text or "max_model_len" in text
+
+
+# ---- submit gate ---------------------------------------------------------------------------------------
+GATE_NOTE = "[not submitted yet: the workspace's tests fail. Fix the code (or the tests, if the task asks for them), then submit again.]"
+
+
+def gate_submit(env: Any) -> str | None:
+    """The test run's failure output when the workspace has test files that fail; None otherwise."""
+    listing = env.execute("list_files", {"path": "."}).content
+    if not any(TEST_FILE.search(name) for name in listing.splitlines()):
+        return None
+    result = env.execute("run", {"command": "python -m pytest -q -x 2>&1 | tail -n 25; exit ${PIPESTATUS[0]}"})
+    code = re.match(r"exit code: (\d+)", result.content)
+    # pytest: 0 all passed, 5 no tests collected; anything else (failures, errors, a timeout) gates.
+    if code is not None and int(code.group(1)) in (0, 5):
+        return None
+    return f"{abbreviate(result.content, 1500)}\n{GATE_NOTE}"

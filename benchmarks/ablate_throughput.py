@@ -1,0 +1,73 @@
+"""Ablation throughput: the same grid run sequentially and with --concurrency N, side by side in one run,
+against the same LLM server; prints episodes per minute, the ratio, and vLLM's prefix-cache hit rate
+over each half (from its /metrics).
+
+    python benchmarks/ablate_throughput.py --llm-url http://127.0.0.1:8001/v1 --tasks 8 --concurrency 4
+
+Each half gets a fresh run dir, so nothing is skipped; the tasks are the first N level-1 tasks of the
+held-out ladder (cheap, and the same for both halves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import seeds
+from casebank.ablate.grid import AblationGrid
+from casebank.ablate.records import read_records
+from casebank.ablate.runner import SERVER_FILE, AblationRun
+from casebank.tasks import load_tasks
+
+
+def half(grid: AblationGrid, tasks: list, llm_url: str, concurrency: int, root: Path) -> dict:
+    run_dir = root / f"c{concurrency}"
+    run = AblationRun(grid=grid, tasks=tasks, run_dir=run_dir, llm_url=llm_url, seed_file=seeds.default_seed_file(), concurrency=concurrency)
+    t0 = time.perf_counter()
+    run.run()
+    wall = time.perf_counter() - t0
+    records = read_records(run_dir)
+    server = json.loads((run_dir / SERVER_FILE).read_text().splitlines()[-1])
+    queries = server.get("prefix_cache_queries", 0.0)
+    return {
+        "concurrency": concurrency,
+        "episodes": len(records),
+        "errors": sum(r.status == "error" for r in records),
+        "successes": sum(r.status == "success" for r in records),
+        "wall_s": round(wall, 1),
+        "episodes_per_min": round(60 * len(records) / wall, 3),
+        "prefix_cache_hit_rate": round(server.get("prefix_cache_hits", 0.0) / queries, 3) if queries else None,
+        "generation_tokens": server.get("generation_tokens"),
+        "prompt_tokens": server.get("prompt_tokens"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--llm-url", default="http://127.0.0.1:8001/v1")
+    parser.add_argument("--tasks", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--strategy", default="hybrid")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ablate_throughput.json"))
+    args = parser.parse_args()
+    tasks = sorted((t for t in load_tasks(seeds.EVAL_DIR) if t.level == 1), key=lambda t: t.id)[: args.tasks]
+    grid = AblationGrid(configs=[{"name": args.strategy, "strategy": args.strategy, "k": 0 if args.strategy == "none" else 4}])
+    with tempfile.TemporaryDirectory() as tmp:
+        seq = half(grid, tasks, args.llm_url, 1, Path(tmp))
+        par = half(grid, tasks, args.llm_url, args.concurrency, Path(tmp))
+    ratio = par["episodes_per_min"] / seq["episodes_per_min"] if seq["episodes_per_min"] else None
+    result = {"tasks": [t.id for t in tasks], "sequential": seq, "concurrent": par, "throughput_ratio": round(ratio, 2) if ratio else None}
+    print(f"{'':12}{'episodes':>9}{'wall s':>9}{'ep/min':>9}{'prefix hit':>11}")
+    for row in (seq, par):
+        print(f"{'c=' + str(row['concurrency']):12}{row['episodes']:>9}{row['wall_s']:>9}{row['episodes_per_min']:>9}{row['prefix_cache_hit_rate']!s:>11}")
+    print(f"throughput ratio (c={args.concurrency} / c=1): {result['throughput_ratio']}  (target >= 2.5)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

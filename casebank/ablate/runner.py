@@ -1,0 +1,411 @@
+"""Runs an ablation grid against an OpenAI-compatible LLM server, concurrently and resumably.
+
+- Every (config, task, repeat) is one episode; a finished one is one line in RUN_DIR/episodes.jsonl.
+  Rerunning skips every episode with a `success` or `failure` record (an `error` one runs again).
+- Episodes are ordered task-major (task 1 under every config, then task 2, ...), so a run stopped
+  half-way still holds paired data.
+- Isolation: `write_back: off` configs share RUN_DIR/banks/base, built from the seed file, which
+  nothing writes (no write-back, no usage counters). Each `online` config works on its own copy,
+  RUN_DIR/banks/online-<hash>, runs its tasks one at a time in a fixed shuffled order, and records the
+  bank size before each episode. A `seed_subset` builds its bank from a fixed random subset of seeds.
+- Infrastructure errors (LLM unreachable, 5xx, HTTP timeouts) are retried up to `max_attempts` times,
+  then recorded as `error`: never a task failure.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from agent.trajectory import StepRecord
+from casebank.ablate.grid import AblationConfig, AblationGrid
+from casebank.ablate.records import CONFIGS_FILE, RUN_FILE, EpisodeRecord, append_record, read_records
+from casebank.config import Settings
+from casebank.models import Case
+from casebank.tasks import Task
+
+
+def _infra_errors() -> tuple[type[BaseException], ...]:
+    import openai
+
+    return (
+        openai.APIConnectionError,  # includes APITimeoutError
+        openai.InternalServerError,
+        openai.RateLimitError,
+        httpx.TransportError,
+        ConnectionError,
+    )
+
+
+class LLMUnavailable(RuntimeError):
+    """The server cannot be reached before the run starts."""
+
+
+def served_models(llm_url: str, api_key: str = "EMPTY", timeout: float = 10.0) -> dict[str, int | None]:
+    """Served model name -> its context length (vLLM's `max_model_len`), from GET /v1/models."""
+    try:
+        r = httpx.get(f"{llm_url.rstrip('/')}/models", headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout)
+        r.raise_for_status()
+    except httpx.HTTPError as e:
+        raise LLMUnavailable(f"cannot reach the LLM at {llm_url}: {e}") from None
+    return {m["id"]: m.get("max_model_len") for m in r.json().get("data", [])}
+
+
+SERVER_FILE = "server.jsonl"  # one line per `ablate` invocation: the LLM server's counters over it
+_COUNTERS = {
+    "vllm:prefix_cache_queries_total": "prefix_cache_queries",
+    "vllm:prefix_cache_hits_total": "prefix_cache_hits",
+    "vllm:prompt_tokens_total": "prompt_tokens",
+    "vllm:generation_tokens_total": "generation_tokens",
+}
+
+
+def harness_fingerprint() -> str:
+    """A hash of what shapes an episode beyond its config: the agent's code and the prompt templates.
+    A config's hash covers its settings only, so a resumed run records this per invocation (server.jsonl)
+    and the CLI warns when it changed since the run began."""
+    import hashlib
+
+    import agent
+    import casebank.prompts
+
+    h = hashlib.sha256()
+    for folder in (Path(agent.__file__).parent, Path(casebank.prompts.__file__).parent):
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix in {".py", ".md", ".j2", ".json"}:
+                h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def server_counters(llm_url: str) -> dict[str, float]:
+    """vLLM's cumulative counters from its Prometheus /metrics ({} when the server has none)."""
+    base = llm_url.rstrip("/").removesuffix("/v1")
+    try:
+        text = httpx.get(f"{base}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in _COUNTERS:
+            try:
+                out[_COUNTERS[name]] = out.get(_COUNTERS[name], 0.0) + float(line.rsplit(" ", 1)[1])
+            except ValueError:
+                continue
+    return out
+
+
+def failure_mode(outcome_detail: str, steps: Sequence[StepRecord], submitted: bool) -> str:
+    """Why a failed episode failed (records.FailureMode), the first that applies."""
+    detail = outcome_detail.lower()
+    if "context overflow" in detail or "maximum context length" in detail:
+        return "context_overflow"
+    calls = [(s.tool, json.dumps(s.args, sort_keys=True, default=str)) for s in steps]
+    if any(calls[i] == calls[i + 1] == calls[i + 2] for i in range(len(calls) - 2)):
+        return "repeated_call"
+    if submitted:
+        return "submitted_check_failed"
+    if not any(s.tool in ("write_file", "edit_file") and s.ok for s in steps):
+        return "never_changed_file"
+    if any(word in detail for word in ("step limit", "token budget", "time limit")):
+        return "step_limit"
+    return "other"
+
+
+@dataclass
+class Job:
+    config: AblationConfig
+    task: Task
+    repeat: int
+    order: int | None = None  # online runs: position in the fixed shuffled order
+
+
+@dataclass
+class Tally:
+    done: int = 0
+    success: int = 0
+    failure: int = 0
+    error: int = 0
+    total: int = 0
+
+
+@dataclass
+class AblationRun:
+    grid: AblationGrid
+    tasks: list[Task]
+    run_dir: Path
+    llm_url: str
+    seed_file: Path
+    concurrency: int = 4
+    max_attempts: int = 3
+    api_key: str = "EMPTY"
+    settings: Settings = field(default_factory=Settings)
+    on_record: Callable[[EpisodeRecord], None] | None = None
+    seed_families: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.configs = self.grid.expand()
+        self._banks: dict[str, Any] = {}
+        self._bank_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._max_model_len: dict[str, int] = {}
+
+    # ---- planning ------------------------------------------------------------------------------------
+    def jobs(self) -> list[Job]:
+        """Every episode of the grid, task-major; online configs in their fixed shuffled order."""
+        jobs: list[Job] = []
+        for task in self.tasks:
+            for config in self.configs:
+                if config.write_back == "off":
+                    jobs += [Job(config, task, r) for r in range(self.grid.repeats)]
+        for config in self.configs:
+            if config.write_back == "online":
+                order = list(self.tasks)
+                random.Random(self.grid.seed).shuffle(order)
+                n = 0
+                for r in range(self.grid.repeats):
+                    for task in order:
+                        jobs.append(Job(config, task, r, order=n))
+                        n += 1
+        return jobs
+
+    def pending(self) -> list[Job]:
+        finished = {rec.key for rec in read_records(self.run_dir) if rec.status != "error"}
+        return [j for j in self.jobs() if (j.config.content_hash, j.task.id, j.repeat) not in finished]
+
+    # ---- the run -----------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Write configs.json and run.json; check the server and read each model's context length."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        configs_path = self.run_dir / CONFIGS_FILE
+        known = json.loads(configs_path.read_text()) if configs_path.exists() else {}
+        for c in self.configs:
+            known[c.content_hash] = {"name": c.name, "config": c.model_dump(mode="json")}
+        configs_path.write_text(json.dumps(known, indent=2, sort_keys=True))
+        run = {
+            "baseline": self.grid.baseline,
+            "tasks": sorted(t.id for t in self.tasks),
+            "seed_families": sorted(self.seed_families),
+            "repeats": self.grid.repeats,
+            "seed": self.grid.seed,
+            "seed_file": str(self.seed_file),
+            "llm_url": self.llm_url,
+            "grid": self.grid.model_dump(mode="json"),
+        }
+        (self.run_dir / RUN_FILE).write_text(json.dumps(run, indent=2, sort_keys=True))
+        served = served_models(self.llm_url, self.api_key)
+        missing = sorted({c.model for c in self.configs} - set(served))
+        if missing:
+            raise LLMUnavailable(f"the server at {self.llm_url} does not serve {', '.join(missing)} (it serves {', '.join(served)})")
+        self._max_model_len = {name: int(n or 8192) for name, n in served.items()}
+
+    def run(self, on_start: Callable[[list[Job]], None] | None = None) -> list[EpisodeRecord]:
+        self.prepare()
+        todo = self.pending()
+        before, started = server_counters(self.llm_url), time.time()
+        try:
+            return self._run(todo, on_start)
+        finally:
+            after = server_counters(self.llm_url)
+            segment = {"started": started, "finished": time.time(), "episodes_planned": len(todo), "concurrency": self.concurrency,
+                       "harness": harness_fingerprint()}
+            segment.update({key: after[key] - before.get(key, 0.0) for key in after})
+            with (self.run_dir / SERVER_FILE).open("a", encoding="utf-8") as f:
+                f.write(json.dumps(segment) + "\n")
+
+    def earlier_fingerprints(self) -> set[str]:
+        path = self.run_dir / SERVER_FILE
+        if not path.exists():
+            return set()
+        return {json.loads(line).get("harness", "") for line in path.read_text().splitlines() if line.strip()} - {""}
+
+    def _run(self, todo: list[Job], on_start: Callable[[list[Job]], None] | None) -> list[EpisodeRecord]:
+        if on_start is not None:
+            on_start(todo)
+        # Online configs are lanes: their episodes run in order, one at a time; the rest run freely.
+        lanes: dict[str, list[Job]] = {}
+        free: list[Job] = []
+        for job in todo:
+            if job.config.write_back == "online":
+                lanes.setdefault(job.config.content_hash, []).append(job)
+            else:
+                free.append(job)
+        records: list[EpisodeRecord] = []
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            futures = [pool.submit(self._lane, lane) for lane in lanes.values()]
+            futures += [pool.submit(self._lane, [job]) for job in free]
+            for future in as_completed(futures):
+                records += future.result()
+        return records
+
+    def _lane(self, jobs: list[Job]) -> list[EpisodeRecord]:
+        out = []
+        for job in jobs:
+            record = self.run_episode(job)
+            with self._write_lock:
+                append_record(self.run_dir, record)
+            if self.on_record is not None:
+                self.on_record(record)
+            out.append(record)
+        return out
+
+    # ---- one episode ---------------------------------------------------------------------------------------
+    def run_episode(self, job: Job) -> EpisodeRecord:
+        from agent.runner import Agent
+
+        config, task = job.config, job.task
+        bank = self.bank_for(config)
+        errors = _infra_errors()
+        last_error = ""
+        for attempt in range(1, self.max_attempts + 1):
+            timed = TimedStore(bank) if bank is not None else None
+            bank_size = bank.count() if (bank is not None and config.write_back == "online") else None
+            agent_config = self.agent_config(config, job.repeat)
+            agent = Agent(agent_config, timed, checkpointer=_memory_saver())
+            started = time.perf_counter()
+            try:
+                result = agent.run_task(task)
+            except errors as e:
+                last_error = f"{type(e).__name__}: {e}"
+                time.sleep(min(30.0, 2.0**attempt))
+                continue
+            finally:
+                agent.close()
+            return self._record(job, result, attempt, timed, bank_size, time.perf_counter() - started)
+        return EpisodeRecord(
+            **self._key(job), status="error", failure_mode="error", error=last_error[-500:], detail=last_error[-500:],
+            attempts=self.max_attempts, seed=self.grid.seed + job.repeat, finished_at=time.time(), order=job.order,
+        )
+
+    def agent_config(self, config: AblationConfig, repeat: int) -> Any:
+        from agent.config import AgentConfig
+
+        return AgentConfig.from_settings(
+            self.settings,
+            llm_url=self.llm_url,
+            api_key=self.api_key,
+            model=config.model,
+            temperature=config.temperature,
+            seed=self.grid.seed + repeat,
+            strategy=config.strategy,
+            k=config.k,
+            case_token_budget=config.case_token_budget,
+            max_steps=config.max_steps,
+            token_budget=config.token_budget,
+            harness=config.harness,
+            max_model_len=self._max_model_len.get(config.model, 8192),
+            write_back=config.write_back == "online",
+            record_usage=config.write_back == "online",
+            max_retries=1,
+        )
+
+    def _key(self, job: Job) -> dict[str, Any]:
+        t = job.task
+        return {
+            "config_hash": job.config.content_hash,
+            "config_name": job.config.name,
+            "task_id": t.id,
+            "repeat": job.repeat,
+            "family": t.family,
+            "level": getattr(t, "level", 3),
+            "split": t.split,
+            "ood": bool(self.seed_families) and t.family not in self.seed_families,
+        }
+
+    def _record(self, job: Job, result: Any, attempt: int, timed: TimedStore | None, bank_size: int | None, wall: float) -> EpisodeRecord:
+        success = result.outcome.verified_success
+        submitted = result.answer is not None
+        return EpisodeRecord(
+            **self._key(job),
+            status="success" if success else "failure",
+            failure_mode=None if success else failure_mode(result.outcome.detail, result.steps, submitted),  # type: ignore[arg-type]
+            submitted=submitted,
+            detail=result.outcome.detail[-500:],
+            attempts=attempt,
+            seed=self.grid.seed + job.repeat,
+            model_calls=result.model_calls,
+            tool_calls=len(result.steps),
+            tool_errors=sum(not s.ok for s in result.steps),
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            wall_s=round(wall, 3),
+            retrieval_ms=round(timed.retrieval_ms, 3) if timed else 0.0,
+            retrieved=[cid for cid, _ in result.retrieved],
+            order=job.order,
+            bank_size=bank_size,
+            finished_at=time.time(),
+        )
+
+    # ---- banks -----------------------------------------------------------------------------------------------
+    def bank_for(self, config: AblationConfig) -> Any:
+        if not (config.k > 0 and config.strategy != "none") and config.write_back == "off":
+            return None
+        name = f"subset-{config.seed_subset}" if config.seed_subset else "base"
+        if config.write_back == "online":
+            name = f"online-{config.content_hash}"
+        with self._bank_lock:
+            if name not in self._banks:
+                self._banks[name] = self._open_bank(name, config.seed_subset)
+            return self._banks[name]
+
+    def _open_bank(self, name: str, subset: int | None) -> Any:
+        from casebank.bank import CaseBank
+        from casebank.casefile import load_cases
+
+        folder = self.run_dir / "banks" / name
+        bank = CaseBank(self.settings.model_copy(update={"data_dir": folder, "chroma_url": None}))
+        marker = folder / "built.json"
+        if marker.exists():
+            return bank  # built before (an online bank keeps its write-backs across a resume)
+        cases: list[Case] = load_cases(self.seed_file, "casebank")
+        if subset:
+            cases = sorted(cases, key=lambda c: c.id)
+            random.Random(self.grid.seed).shuffle(cases)
+            cases = cases[:subset]
+        bank.reset()
+        bank.upsert(cases)
+        marker.write_text(json.dumps({"cases": len(cases), "ids": sorted(c.id for c in cases)}))
+        return bank
+
+
+class TimedStore:
+    """The bank as the agent sees it, timing retrieval (per episode)."""
+
+    def __init__(self, bank: Any):
+        self.bank = bank
+        self.retrieval_ms = 0.0
+
+    def retrieve(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.bank.retrieve(*args, **kwargs)
+        finally:
+            self.retrieval_ms += (time.perf_counter() - t0) * 1000
+
+    def write_back(self, case: Case) -> Any:
+        return self.bank.write_back(case)
+
+    def record_usage(self, case_ids: Sequence[str], *, succeeded: bool) -> None:
+        self.bank.record_usage(case_ids, succeeded=succeeded)
+
+    def count(self, **kwargs: Any) -> int:
+        return self.bank.count(**kwargs)
+
+
+def _memory_saver() -> Any:
+    """Episodes of a run need no persistence: an in-memory saver, limited to the state's own types."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    from agent.state import CHECKPOINT_TYPES
+
+    return InMemorySaver(serde=JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES))

@@ -1,0 +1,162 @@
+"""`casebank ablate`: grid expansion, concurrency, resume after a kill, error-vs-failure accounting and
+online isolation, against a real (scripted) OpenAI-compatible server over HTTP, the real agent, sandbox
+and checkers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from casebank.ablate.grid import AblationConfig, AblationGrid
+from casebank.ablate.records import read_records
+from casebank.ablate.runner import AblationRun, failure_mode
+from casebank.ablate.scripted_llm import create_app
+from casebank.tasks import TaskFileError, load_tasks
+from serving.testing import serve
+
+import seeds
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_tasks(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks = [
+        {"id": "w-alpha", "family": "general", "instruction": "Write the word alpha into a.txt.", "check": "assert open('a.txt').read().strip() == 'alpha'\n"},
+        {"id": "w-beta", "family": "bugfix", "instruction": "Write the word beta into b.txt.", "check": "assert open('b.txt').read().strip() == 'beta'\n"},
+        {"id": "idle", "family": "general", "instruction": "Tidy the workspace.", "check": "import os\nassert os.path.exists('tidy.txt')\n"},
+        {"id": "broken-llm", "family": "general", "instruction": "[server-error] Write the word x into x.txt.", "check": "assert False\n"},
+    ]
+    path = folder / "tasks.jsonl"
+    path.write_text("".join(json.dumps(t) + "\n" for t in tasks))
+    return path
+
+
+# ---- the grid ------------------------------------------------------------------------------------------
+def test_grid_file_configs_axes_and_flags(tmp_path: Path) -> None:
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump({
+        "baseline": "none", "repeats": 2,
+        "defaults": {"temperature": 0.0, "harness": {"primer": False}},
+        "configs": [{"name": "none", "strategy": "none", "k": 0}, {"name": "dense", "strategy": "dense", "k": 2}],
+    }))  # fmt: skip
+    grid = AblationGrid.load(path)
+    configs = grid.expand()
+    assert [c.name for c in configs] == ["none", "dense"]
+    assert all(c.harness.primer is False for c in configs)
+    # axes: the product over every explicit config; `none` collapses to one (k=0) config
+    crossed = grid.with_axes(k=[2, 4], strategy=None).model_copy(update={"baseline": None}).expand()
+    assert sorted((c.strategy, c.k) for c in crossed) == [("dense", 2), ("dense", 4), ("none", 0)]
+    # identity is content: a renamed config has the same hash, a changed lever another
+    a = AblationConfig(name="x", strategy="dense", k=2)
+    assert a.content_hash == AblationConfig(name="y", strategy="dense", k=2).content_hash
+    assert a.content_hash != AblationConfig(strategy="dense", k=2, harness={"primer": False}).content_hash
+    flags = AblationGrid().with_axes(strategy=["bm25", "mmr"], k=[1]).expand()
+    assert [c.name for c in flags] == ["bm25-k1", "mmr-k1"]
+
+
+def test_bad_grid_file_names_file_line_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "grid.yaml"
+    path.write_text("repeats: 1\nconfigs:\n  - {strategy: telepathy}\n")
+    with pytest.raises(TaskFileError, match=r"grid.yaml:3: field 'configs.0.strategy'"):
+        AblationGrid.load(path)
+    path.write_text("baseline: nope\nconfigs:\n  - {strategy: none}\n")
+    with pytest.raises(ValueError, match="baseline 'nope'"):
+        AblationGrid.load(path)
+
+
+def test_failure_modes() -> None:
+    from agent.trajectory import StepRecord
+
+    same = [StepRecord(tool="list_files", args={}, observation="a")] * 3
+    assert failure_mode("step limit: 12 model calls", same, submitted=False) == "repeated_call"
+    assert failure_mode("model request rejected: context overflow at 100 tokens", [], submitted=False) == "context_overflow"
+    assert failure_mode("AssertionError", [StepRecord(tool="write_file", args={}, observation="ok")], submitted=True) == "submitted_check_failed"
+    assert failure_mode("step limit: 12", [StepRecord(tool="read_file", args={}, observation="x")], submitted=False) == "never_changed_file"
+    assert failure_mode("step limit: 12", [StepRecord(tool="write_file", args={}, observation="x")], submitted=False) == "step_limit"
+
+
+# ---- runs against a scripted server -----------------------------------------------------------------------
+def test_concurrent_run_accounts_errors_apart_and_resumes(tmp_path: Path) -> None:
+    tasks = load_tasks(write_tasks(tmp_path / "suite"))
+    grid = AblationGrid(configs=[{"name": "a", "strategy": "none", "k": 0}, {"name": "b", "strategy": "none", "k": 0, "harness": {"primer": False}}])
+    app = create_app(model="qwen2.5-coder-0.5b-instruct", delay_s=0.3)
+    with serve(app) as url:
+        run = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run", llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE,
+                          concurrency=4, max_attempts=2)  # fmt: skip
+        first = run.run()
+        stats = httpx.get(f"{url}/stats").json()
+        assert stats["max_in_flight"] >= 2  # episodes overlapped at the server
+        records = read_records(tmp_path / "run")
+        assert len(records) == len(first) == 8
+        by = {(r.config_name, r.task_id): r for r in records}
+        for name in ("a", "b"):
+            assert by[(name, "w-alpha")].status == "success" and by[(name, "w-beta")].status == "success"
+            assert by[(name, "idle")].status == "failure" and by[(name, "idle")].failure_mode == "submitted_check_failed"
+            err = by[(name, "broken-llm")]
+            assert err.status == "error" and err.failure_mode == "error" and err.attempts == 2 and "500" in (err.error or "")
+        assert by[("a", "w-alpha")].prompt_tokens > 0 and by[("a", "w-alpha")].model_calls == 3
+        # a rerun does only what is not finished: the two `error` episodes
+        before = stats["requests"]
+        again = run.run()
+        assert sorted(r.task_id for r in again) == ["broken-llm", "broken-llm"]
+        assert len(read_records(tmp_path / "run")) == 8
+        assert httpx.get(f"{url}/stats").json()["requests"] > before
+
+
+def test_online_runs_write_to_their_own_bank_in_a_fixed_order(tmp_path: Path) -> None:
+    tasks = [t for t in load_tasks(write_tasks(tmp_path / "suite")) if t.id != "broken-llm"]
+    grid = AblationGrid(seed=3, configs=[{"name": "off", "strategy": "dense", "k": 1}, {"name": "on", "strategy": "dense", "k": 1, "write_back": "online"}])
+    with serve(create_app(model="qwen2.5-coder-0.5b-instruct")) as url:
+        run = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run", llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE, concurrency=2)
+        run.run()
+    records = read_records(tmp_path / "run")
+    online = sorted((r for r in records if r.config_name == "on"), key=lambda r: r.order or 0)
+    assert [r.order for r in online] == [0, 1, 2]
+    seeds_n = json.loads((tmp_path / "run/banks/base/built.json").read_text())["cases"]
+    # the online bank grows by the verified successes before each episode; the shared bank never changes
+    sizes = [r.bank_size for r in online]
+    assert sizes[0] == seeds_n
+    expected = [seeds_n]
+    for r in online[:-1]:
+        expected.append(expected[-1] + (r.status == "success"))
+    assert sizes == expected
+    base = run.bank_for(grid.expand()[0])
+    assert base.count() == seeds_n and base.count(quarantined=True) == 0
+    assert all(c.usage.retrieved == 0 for c in base.all())  # `off` runs leave usage counters alone
+    assert [r.order for r in records if r.config_name == "off"] == [None] * 3
+
+
+def test_cli_run_survives_kill_and_resumes(tmp_path: Path) -> None:
+    suite = write_tasks(tmp_path / "suite")
+    with serve(create_app(model="scripted", delay_s=0.4)) as url:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "CASEBANK_DATA_DIR": str(tmp_path / "data")}
+        cmd = [str(Path(sys.executable).parent / "casebank"), "ablate", "--tasks", str(suite), "--strategy", "none", "--model", "scripted",
+               "--llm-url", f"{url}/v1", "--concurrency", "1", "--out", str(tmp_path / "run"), "--max-attempts", "1"]  # fmt: skip
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while len(read_records(tmp_path / "run")) < 1:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode() if proc.stdout else ""
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        before = read_records(tmp_path / "run")
+        assert 1 <= len(before) < 4
+        kept = {r.key: r.finished_at for r in before if r.status != "error"}  # an `error` episode runs again
+        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        records = read_records(tmp_path / "run")
+        assert sorted(r.task_id for r in records) == ["broken-llm", "idle", "w-alpha", "w-beta"]
+        assert all(records_by.finished_at == kept[records_by.key] for records_by in records if records_by.key in kept)
+        lines = [json.loads(x) for x in (tmp_path / "run/episodes.jsonl").read_text().splitlines()]
+        finished = [(x["task_id"]) for x in lines if x["status"] != "error"]
+        assert sorted(finished) == ["idle", "w-alpha", "w-beta"]  # no finished episode ran twice

@@ -1,0 +1,210 @@
+"""Each harness lever (agent/harness.py), on and off, through the real graph, sandbox and checker with a
+scripted model (these tests are about what the harness sends and does, not about the model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from openai import BadRequestError
+
+from agent.config import AgentConfig
+from agent.harness import GATE_NOTE, Harness, build_prompt, fit, parse_text_calls, prompt_tokens
+from agent.runner import Agent
+from agent.testing import ScriptedChatModel, text_reply, tool_call
+from casebank.prompts import load as load_prompt
+from casebank.tasks import Task
+
+OFF = Harness(workspace_context=False, hide_explore=False, primer=False, next_hint=False, loop_break=False,
+              force_submit=False, submit_gate=False, tolerant_parser=False, context_budget=False)  # fmt: skip
+
+
+def agent(tmp_path: Path, replies: list, harness: Harness, **overrides) -> tuple[Agent, ScriptedChatModel]:
+    model = ScriptedChatModel(replies)
+    config = AgentConfig(data_dir=tmp_path / "data", k=0, strategy="none", harness=harness, **overrides)
+    return Agent(config, None, model), model
+
+
+def task(files: dict[str, str], check: str = "assert open('out.txt').read().strip() == 'ok'\n", instruction: str = "Put ok in out.txt.") -> Task:
+    return Task(id="t-lever", family="general", instruction=instruction, files=files, check=check)
+
+
+def first_user(prompt: list) -> str:
+    return next(str(m.content) for m in prompt if isinstance(m, HumanMessage) and not str(m.content).startswith("[Example"))
+
+
+def test_workspace_context_puts_files_in_the_first_user_message(tmp_path: Path) -> None:
+    replies = [tool_call("write_file", {"path": "out.txt", "content": "ok"}), tool_call("submit", {"summary": "done"})]
+    on, model_on = agent(tmp_path, replies, OFF.model_copy(update={"workspace_context": True}))
+    result = on.run_task(task({"notes.txt": "alpha beta\n"}))
+    assert result.outcome.verified_success
+    assert "notes.txt" in first_user(model_on.calls[0]) and "alpha beta" in first_user(model_on.calls[0])
+    # the trajectory keeps the user's own words: the overview is for the model, not the case
+    assert "alpha beta" not in result.trajectory.task
+    off, model_off = agent(tmp_path, replies, OFF)
+    off.run_task(task({"notes.txt": "alpha beta\n"}))
+    assert "alpha beta" not in first_user(model_off.calls[0])
+
+
+def test_hide_explore_takes_list_files_away_on_the_first_step_only(tmp_path: Path) -> None:
+    replies = [tool_call("write_file", {"path": "out.txt", "content": "ok"}), tool_call("submit", {"summary": "done"})]
+    lever = OFF.model_copy(update={"workspace_context": True, "hide_explore": True})
+    a, model = agent(tmp_path, replies, lever)
+    a.run_task(task({"a.txt": "x\n"}))
+    names = [t["function"]["name"] for t in model.kwargs[0]["tools"]]
+    assert "list_files" not in names and "read_file" in names and "submit" in names
+    assert "tools" not in model.kwargs[1]
+    empty, model_empty = agent(tmp_path, replies, lever)
+    empty.run_task(task({}))
+    names = [t["function"]["name"] for t in model_empty.kwargs[0]["tools"]]
+    assert set(names) == {"write_file", "run", "submit"}
+    off, model_off = agent(tmp_path, replies, OFF)
+    off.run_task(task({}))
+    assert model_off.kwargs[0] == {}
+
+
+def test_primer_and_next_hint(tmp_path: Path) -> None:
+    replies = [tool_call("write_file", {"path": "out.txt", "content": "ok"}), tool_call("run", {"command": "cat out.txt"}), tool_call("submit", {"summary": "ok"})]
+    a, model = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "next_hint": True}))
+    result = a.run_task(task({}))
+    assert result.outcome.verified_success
+    assert any(isinstance(m, HumanMessage) and "What is 6 * 7?" in str(m.content) for m in model.calls[0])
+    assert str(model.calls[1][-1].content).endswith(load_prompt("hint_write.md"))
+    assert str(model.calls[2][-1].content).endswith(load_prompt("hint_run.md"))
+    # the hint is for the model's next call only: the stored observation stays as the tool said it
+    assert all(load_prompt("hint_run.md") not in s.observation for s in result.steps)
+    b, model_b = agent(tmp_path, replies, OFF)
+    b.run_task(task({}))
+    assert not any("What is 6 * 7?" in str(m.content) for m in model_b.calls[0])
+    assert not str(model_b.calls[2][-1].content).endswith(load_prompt("hint_run.md"))
+
+
+def test_loop_break_redecodes_a_repeated_call_by_sampling(tmp_path: Path) -> None:
+    read = tool_call("read_file", {"path": "a.txt"})
+    replies = [read, tool_call("read_file", {"path": "a.txt"}), tool_call("write_file", {"path": "out.txt", "content": "ok"}), tool_call("submit", {"summary": "ok"})]
+    a, model = agent(tmp_path, replies, OFF.model_copy(update={"loop_break": True}))
+    result = a.run_task(task({"a.txt": "x\n"}))
+    assert result.outcome.verified_success
+    assert [s.tool for s in result.steps] == ["read_file", "write_file", "submit"]  # the repeat never ran
+    assert model.kwargs[2]["temperature"] > 0 and "seed" in model.kwargs[2]
+    b, _ = agent(tmp_path, replies, OFF)
+    assert [s.tool for s in b.run_task(task({"a.txt": "x\n"})).steps] == ["read_file", "read_file", "write_file", "submit"]
+
+
+def test_force_submit_makes_the_last_call_a_submit(tmp_path: Path) -> None:
+    replies = [tool_call("list_files"), tool_call("submit", {"summary": "the answer"})]
+    a, model = agent(tmp_path, replies, OFF.model_copy(update={"force_submit": True}), max_steps=2)
+    result = a.chat(None, "what is here?")
+    assert result.answer == "the answer"
+    assert model.kwargs[1]["tool_choice"] == {"type": "function", "function": {"name": "submit"}}
+    assert "tool_choice" not in model.kwargs[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '```json\n{"name": "write_file", "arguments": {"path": "out.txt", "content": "ok"}}\n```',
+        '<tool_call>\n{"name": "write_file", "arguments": {"path": "out.txt", "content": "ok"}}\n</tool_call>',
+        '{"name": "write_file", "parameters": {"path": "out.txt", "content": "ok"}}',
+    ],
+)
+def test_tolerant_parser_runs_calls_written_as_text(tmp_path: Path, text: str) -> None:
+    replies = [text_reply(text), tool_call("submit", {"summary": "ok"})]
+    a, _ = agent(tmp_path, replies, OFF.model_copy(update={"tolerant_parser": True}))
+    assert a.run_task(task({})).outcome.verified_success
+    assert parse_text_calls("I think the answer is 4.", ["submit"]) == []
+    assert parse_text_calls('{"name": "rm_rf", "arguments": {}}', ["submit"]) == []  # unknown tool: not a call
+
+
+def test_tolerant_parser_off_nudges(tmp_path: Path) -> None:
+    replies = [text_reply('{"name": "write_file", "arguments": {"path": "out.txt", "content": "ok"}}'), text_reply("still text")]
+    a, _ = agent(tmp_path, replies, OFF)
+    result = a.run_task(task({}))
+    assert not result.outcome.success and "no tool call" in result.outcome.detail
+
+
+TESTED = {"calc.py": "def add(a, b):\n    return a - b\n", "test_calc.py": "from calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n"}
+CALC_CHECK = "import sys\nsys.path.insert(0, '.')\nfrom calc import add\nassert add(2, 3) == 5\n"
+
+
+def test_submit_gate_shows_failing_tests_once_and_the_episode_goes_on(tmp_path: Path) -> None:
+    fix = tool_call("edit_file", {"path": "calc.py", "old": "a - b", "new": "a + b"})
+    replies = [tool_call("submit", {"summary": "done"}), fix, tool_call("submit", {"summary": "fixed"})]
+    a, model = agent(tmp_path, replies, OFF.model_copy(update={"submit_gate": True}))
+    result = a.run_task(task(TESTED, check=CALC_CHECK, instruction="Fix add."))
+    assert result.outcome.verified_success and result.answer == "fixed"
+    assert GATE_NOTE in result.steps[0].observation and "failed" in result.steps[0].observation
+    # once per turn: a second failing submit goes through
+    again = [tool_call("submit", {"summary": "done"}), tool_call("submit", {"summary": "still done"})]
+    b, _ = agent(tmp_path, again, OFF.model_copy(update={"submit_gate": True}))
+    result = b.run_task(task(TESTED, check=CALC_CHECK, instruction="Fix add."))
+    assert result.answer == "still done" and not result.outcome.success
+    c, _ = agent(tmp_path, [tool_call("submit", {"summary": "done"})], OFF)
+    assert c.run_task(task(TESTED, check=CALC_CHECK, instruction="Fix add.")).answer == "done"
+
+
+def test_context_budget_caps_observations_and_shortens_older_ones() -> None:
+    big = "line of output\n" * 2000
+    history = [HumanMessage("do it")]
+    for i in range(6):
+        history += [AIMessage("", tool_calls=[{"name": "run", "args": {"command": f"c{i}"}, "id": f"c{i}", "type": "tool_call"}]),
+                    ToolMessage(big, tool_call_id=f"c{i}", name="run")]
+    lever = OFF.model_copy(update={"context_budget": True})
+    prompt = build_prompt("sys", history, harness=lever, budget_tokens=3000)
+    assert prompt_tokens(prompt) <= 3000
+    tools = [m for m in prompt if isinstance(m, ToolMessage)]
+    assert len(str(tools[-1].content)) > len(str(tools[0].content))  # the latest observations keep the most
+    assert all("chars omitted" in str(t.content) for t in tools)
+    unbounded = build_prompt("sys", history, harness=OFF, budget_tokens=3000)
+    assert prompt_tokens(unbounded) > 3000
+    assert fit([SystemMessage("s"), HumanMessage("short")], 100)[1].content == "short"
+
+
+def _overflow() -> BadRequestError:
+    request = httpx.Request("POST", "http://llm/v1/chat/completions")
+    body = {"message": "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens."}
+    return BadRequestError(body["message"], response=httpx.Response(400, request=request), body=body)
+
+
+def test_a_context_length_400_shrinks_and_retries_instead_of_ending(tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def overflow_once(prompt):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise _overflow()
+        return tool_call("write_file", {"path": "out.txt", "content": "ok"})
+
+    replies = [overflow_once, overflow_once, tool_call("submit", {"summary": "ok"})]
+    a, model = agent(tmp_path, replies, OFF.model_copy(update={"context_budget": True}))
+    assert a.run_task(task({})).outcome.verified_success
+    b, _ = agent(tmp_path, [lambda p: (_ for _ in ()).throw(_overflow())], OFF)
+    result = b.run_task(task({}))
+    assert not result.outcome.success and "model request rejected" in result.outcome.detail
+
+
+def test_case_format_turns_puts_cases_before_the_task_as_marked_examples(tmp_path: Path) -> None:
+    from casebank.bank import CaseBank
+    from casebank.casefile import load_cases
+    from casebank.config import Settings
+    import seeds
+
+    bank = CaseBank(Settings(data_dir=tmp_path / "bank"))
+    bank.upsert(load_cases(seeds.FIXTURE_FILE, "casebank"))
+    replies = [tool_call("write_file", {"path": "out.txt", "content": "ok"}), tool_call("submit", {"summary": "ok"})]
+    for fmt in ("turns", "system"):
+        model = ScriptedChatModel(replies)
+        config = AgentConfig(data_dir=tmp_path / "data", k=2, strategy="dense", write_back=False, record_usage=False,
+                             harness=OFF.model_copy(update={"case_format": fmt}))  # fmt: skip
+        Agent(config, bank, model).run_task(task({}))
+        prompt = model.calls[0]
+        examples = [m for m in prompt if isinstance(m, HumanMessage) and str(m.content).startswith("[Example ")]
+        if fmt == "turns":
+            assert len(examples) == 2 and "Solved examples" not in str(prompt[0].content)
+            ends = [m for m in prompt if isinstance(m, ToolMessage) and "End of example" in str(m.content)]
+            assert len(ends) == 2
+            assert isinstance(prompt[-1], HumanMessage) and prompt[-1].content == "Put ok in out.txt."
+        else:
+            assert examples == [] and "Solved examples" in str(prompt[0].content)
