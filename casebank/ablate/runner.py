@@ -212,6 +212,9 @@ class AblationRun:
         self.prepare()
         todo = self.pending()
         before, started = server_counters(self.llm_url), time.time()
+        # The fingerprint goes down at the start too: a killed invocation never reaches the `finally`.
+        with (self.run_dir / SERVER_FILE).open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"started": started, "harness": harness_fingerprint(), "episodes_planned": len(todo)}) + "\n")
         try:
             return self._run(todo, on_start)
         finally:
