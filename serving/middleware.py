@@ -32,7 +32,6 @@ class BodySizeLimit:
             await too_large(self.max_bytes).response()(scope, receive, send)
             return
         received = 0
-        started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -44,18 +43,25 @@ class BodySizeLimit:
                     raise HTTPException(413, too_large(self.max_bytes).message)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, tracked)
         except HTTPException as e:  # raised outside FastAPI's handlers (e.g. while a middleware read the body)
-            if e.status_code != 413 or started:
+            if e.status_code != 413 or tracked.started:
                 raise
             await too_large(self.max_bytes).response()(scope, receive, send)
+
+
+class TrackedSend:
+    """`send`, remembering whether the response has started (after that, no error answer can be sent)."""
+
+    def __init__(self, send: Send):
+        self.send, self.started = send, False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
 
 
 def route_of(scope: dict[str, Any]) -> str:
@@ -78,21 +84,14 @@ class CatchAll:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:
             if isinstance(exc, HTTPException):  # raised by a middleware, outside FastAPI's handlers
                 error = APIError(exc.status_code, str(exc.detail), headers=exc.headers)
             else:
                 log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
                 error = internal_error(exc)
-            if not started:
+            if not tracked.started:
                 await error.response()(scope, receive, send)
