@@ -22,6 +22,7 @@ The graph calls `build_prompt` and `decode` from `act`, `workspace_overview` fro
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -142,7 +143,13 @@ def _loads(text: Any) -> dict[str, Any]:
 
 
 def primer_turns() -> list[AnyMessage]:
-    """The fixed primer (casebank/prompts/primer.json) as LangChain messages."""
+    """The fixed primer (casebank/prompts/primer.json) as LangChain messages; built once (every model
+    call of every episode needs it), a fresh list each time."""
+    return list(_primer_turns())
+
+
+@functools.cache
+def _primer_turns() -> tuple[AnyMessage, ...]:
     from casebank.models import Message
     from casebank.prompts import load
 
@@ -155,7 +162,7 @@ def primer_turns() -> list[AnyMessage]:
             m.content = str(m.content).replace("[Example 1] ", "", 1)
         if isinstance(m, ToolMessage) and str(m.content).startswith("submitted. [End of example 1."):
             m.content = "submitted. [End of example. The next message is a different task in a new workspace.]"
-    return turns
+    return tuple(turns)
 
 
 # ---- the prompt and its budget -------------------------------------------------------------------------
