@@ -208,3 +208,12 @@ def test_case_format_turns_puts_cases_before_the_task_as_marked_examples(tmp_pat
             assert isinstance(prompt[-1], HumanMessage) and prompt[-1].content == "Put ok in out.txt."
         else:
             assert examples == [] and "Solved examples" in str(prompt[0].content)
+
+
+def test_tool_choice_lever_reaches_the_request() -> None:
+    from agent.model import make_chat_model
+
+    for choice in ("required", "auto"):
+        bound = make_chat_model(AgentConfig(harness=Harness(tool_choice=choice)))
+        assert bound.kwargs["tool_choice"] == choice  # type: ignore[attr-defined]
+        assert [t["function"]["name"] for t in bound.kwargs["tools"]][-1] == "submit"  # type: ignore[attr-defined]
