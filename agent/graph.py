@@ -4,7 +4,8 @@
     act    -> tools       the reply has tool calls
            -> nudge       the reply has none
            -> verify      a limit (steps, tokens, wall time) ended the episode: failed (chat: -> write_back)
-    tools  -> verify      `submit` was called (and the submit gate let it through);  otherwise -> act
+    tools  -> verify      `submit` was called (and the copy guard and submit gate let it through);
+                          otherwise -> act
     nudge  -> act         the first time;       the second time -> verify (failed; chat: -> write_back)
     verify -> write_back -> END
 
@@ -12,8 +13,8 @@ Each node reads the typed state and returns a partial update. Everything a node 
 (model, bank, environment, config) comes in `AgentDeps`; nothing is global, so one compiled graph can
 serve many threads as long as each runs its own thread_id.
 
-The levers for small models (workspace overview, case format, context budget, tolerant parsing, loop
-breaking, forced submit, submit gate) live in `agent.harness`; the nodes call them, each a no-op when
+The levers for small models (workspace overview, primer, hints, case format, context budget, tolerant
+parsing, loop breaking, forced submit, copy guard, submit gate) live in `agent.harness`; the nodes call them, each a no-op when
 its switch in `AgentConfig.harness` is off.
 """
 
@@ -62,10 +63,10 @@ class AgentDeps:
     make_env: Callable[[str], Environment] = SandboxEnvironment  # workspace path -> environment
 
 
-def system_prompt(cases_prompt: str = "") -> str:
-    """The system message: instructions, then the solved examples (a stable prefix for the cache)."""
-    base = load_prompt("system.md")
-    return f"{base}\n\n{cases_prompt}" if cases_prompt else base
+def system_prompt(cases_prompt: str = "", primer: str = "") -> str:
+    """The system message: instructions, the primer's examples, then the retrieved cases (a stable
+    prefix for the cache)."""
+    return "\n\n".join(part for part in (load_prompt("system.md"), primer, cases_prompt) if part)
 
 
 def failed(reason: str) -> Outcome:
@@ -130,17 +131,20 @@ class Nodes:
     def retrieve(self, state: AgentState) -> dict[str, Any]:
         """Find solved cases for the user's message and render them: as text for the system message, or
         as earlier chat turns (`harness.case_format`)."""
+        harness = self.config.harness
         if self.deps.bank is None or not self.config.retrieval_enabled:
-            return {"retrieved": [], "cases_prompt": "", "case_messages": []}
+            answers = levers.example_answers(harness) if harness.copy_guard else []
+            return {"retrieved": [], "cases_prompt": "", "case_messages": [], "example_answers": answers}
         found = self.deps.bank.retrieve(last_user_text(state["messages"]), self.config.k, self.config.strategy, self.config.filters)
         rendered = render_cases([r.case for r in found], self.config.case_token_budget)
         score = {r.case.id: r.score for r in found}
         # Only the cases that fit the budget count as retrieved: those are what the model saw.
         retrieved = [(cid, score[cid]) for cid in rendered.shown]
-        if self.config.harness.case_format == "turns":
-            shown = [r.case for r in found if r.case.id in set(rendered.shown)]
-            return {"retrieved": retrieved, "cases_prompt": "", "case_messages": levers.case_turns(shown)}
-        return {"retrieved": retrieved, "cases_prompt": rendered.text, "case_messages": []}
+        shown = [r.case for r in found if r.case.id in set(rendered.shown)]
+        answers = levers.example_answers(harness, shown) if harness.copy_guard else []
+        if harness.case_format == "turns":
+            return {"retrieved": retrieved, "cases_prompt": "", "case_messages": levers.case_turns(shown), "example_answers": answers}
+        return {"retrieved": retrieved, "cases_prompt": rendered.text, "case_messages": [], "example_answers": answers}
 
     def orient(self, state: AgentState) -> dict[str, Any]:
         """Look at the workspace once for the model: its files and small files' content go with this
@@ -160,7 +164,7 @@ class Nodes:
         budget, overflow = cfg.prompt_budget, ""
         for _ in range(3):
             prompt = levers.build_prompt(
-                system_prompt(state.get("cases_prompt", "")),
+                system_prompt(state.get("cases_prompt", ""), levers.system_primer(cfg.harness)),
                 history,
                 harness=cfg.harness,
                 examples=state.get("case_messages") or [],
@@ -209,10 +213,13 @@ class Nodes:
         results: list[ToolMessage] = []
         submitted: str | None = None
         previous = previous_step(state["messages"])
-        gated = state.get("gated", False)
+        gated, guarded = state.get("gated", False), state.get("copy_guarded", False)
         for cid, name, args in calls_of(state["messages"][-1]):
             if submitted is None:
                 result = env.execute(name, args)
+                if result.submitted and not guarded and levers.is_copied(result.summary or "", state.get("example_answers") or []):
+                    # Once per turn: a summary copied from an example is refused (a second one stands).
+                    guarded, result = True, ToolResult(levers.COPY_NOTE, ok=False)
                 if result.submitted and self.config.harness.submit_gate and not gated:
                     # Once per turn: a submit that leaves the workspace's tests failing sees the failure.
                     gated = True
@@ -227,7 +234,7 @@ class Nodes:
             if previous.get((name, json.dumps(args, sort_keys=True, default=str))) == content:
                 content = f"{content}\n{load_prompt('repeat.md')}"
             results.append(ToolMessage(content, tool_call_id=cid, name=name, status="success" if result.ok else "error"))
-        return {"messages": results, "submitted": submitted, "gated": gated}
+        return {"messages": results, "submitted": submitted, "gated": gated, "copy_guarded": guarded}
 
     def nudge(self, state: AgentState) -> dict[str, Any]:
         """A reply without a tool call: remind the model once; the second time the episode fails."""

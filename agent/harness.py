@@ -4,9 +4,14 @@
     workspace_context   the first user message of a turn carries the file listing and small files
     hide_explore        while the overview shows every file, the first call cannot be list_files (nor,
                         in an empty workspace, read_file or edit_file)
-    primer              two tiny fixed examples as earlier chat turns (answer at once; write, run, submit)
-    next_hint           the latest observation ends with the usual next step (after a change: run it;
-                        after a run: submit if the output is what was asked)
+    primer              tiny fixed examples of the workflow (`primer_file`: compute an answer with a command
+                        and submit it; count with grep; write, run, submit; edit a config, submit), as
+                        text in the system prompt or as earlier chat turns (`primer_format`)
+    next_hint           the latest observation ends with the usual next step (after a change to code: run
+                        it; after a change to any other file: submit if done; after a run: submit the
+                        answer it printed, if it answers the task)
+    copy_guard          a submit whose summary is copied word for word from an example (the primer's or a
+                        retrieved case's) is refused once, with a note to answer this task
     case_format         retrieved cases as text in the system prompt, or as earlier chat turns
     context_budget      observations capped in tokens; older ones shortened before a request overflows;
                         a context-length 400 shrinks the prompt and retries instead of ending the episode
@@ -27,6 +32,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -41,6 +47,10 @@ SUBMIT_CHOICE = {"type": "function", "function": {"name": "submit"}}
 EMPTY = "The workspace is empty."
 # After a change, run it; after a run, submit if it did what was asked (the prompt files say how).
 NEXT_HINTS = {"write_file": "hint_write.md", "edit_file": "hint_write.md", "run": "hint_run.md"}
+# A change to a file that is not a program has nothing to run: the hint says to submit when done.
+CODE_FILE = re.compile(r"\.(py|sh)$")
+COPY_NOTE = ("[not submitted: this summary is copied word for word from an example, which was a different task. "
+             "Look at the output of your last step and submit the answer for this task.]")
 TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py)$")
 
 
@@ -51,6 +61,8 @@ class Harness(BaseModel):
     context_files_tokens: int = Field(1200, ge=0, description="Tokens of small files' content shown up front.")
     hide_explore: bool = True
     primer: bool = True
+    primer_format: Literal["system", "turns"] = Field("system", description="The primer as text in the system prompt, or as earlier chat turns.")
+    primer_file: str = Field("primer.json", pattern=r"^primer[\w-]*\.json$", description="Which primer (casebank/prompts/).")
     next_hint: bool = True
     case_format: Literal["system", "turns"] = "system"
     context_budget: bool = True
@@ -61,6 +73,7 @@ class Harness(BaseModel):
     loop_break_tries: int = Field(2, ge=1, le=5)
     force_submit: bool = True
     submit_gate: bool = True
+    copy_guard: bool = True
     tool_choice: Literal["required", "auto"] = "required"
 
 
@@ -142,19 +155,19 @@ def _loads(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def primer_turns() -> list[AnyMessage]:
-    """The fixed primer (casebank/prompts/primer.json) as LangChain messages; built once (every model
-    call of every episode needs it), a fresh list each time."""
-    return list(_primer_turns())
+def primer_turns(name: str = "primer.json") -> list[AnyMessage]:
+    """A fixed primer (casebank/prompts/<name>) as LangChain messages; built once (every model call of
+    every episode needs it), a fresh list each time."""
+    return list(_primer_turns(name))
 
 
 @functools.cache
-def _primer_turns() -> tuple[AnyMessage, ...]:
+def _primer_turns(name: str) -> tuple[AnyMessage, ...]:
     from casebank.models import Message
     from casebank.prompts import load
 
     class _Case:  # case_turns reads only .messages
-        messages = [Message.model_validate(m) for m in json.loads(load("primer.json"))]
+        messages = [Message.model_validate(m) for m in json.loads(load(name))]
 
     turns = case_turns([_Case()])
     for m in turns:  # the primer speaks for itself: no "[Example 1]" numbering on top of its own marker
@@ -163,6 +176,36 @@ def _primer_turns() -> tuple[AnyMessage, ...]:
         if isinstance(m, ToolMessage) and str(m.content).startswith("submitted. [End of example 1."):
             m.content = "submitted. [End of example. The next message is a different task in a new workspace.]"
     return tuple(turns)
+
+
+@dataclass(frozen=True)
+class _Example:  # what render_case reads of a Case
+    task: str
+    messages: tuple[Any, ...]
+    family: str = "example"
+
+
+@functools.cache
+def primer_text(name: str = "primer.json") -> str:
+    """The primer as solved examples in text, the way retrieved cases are rendered (primer_format=system)."""
+    from agent.render import render_case
+    from casebank.models import Message
+    from casebank.prompts import load
+
+    examples: list[list[Any]] = []
+    for raw in json.loads(load(name)):
+        message = Message.model_validate(raw)
+        if message.role == "user":
+            message = message.model_copy(update={"content": (message.content or "").removeprefix("[Example] ")})
+            examples.append([])
+        examples[-1].append(message)
+    texts = [render_case(_Example(task=str(ms[0].content), messages=tuple(ms)), n) for n, ms in enumerate(examples, start=1)]  # type: ignore[arg-type]
+    return "\n\n".join([load("primer_intro.md"), *texts])
+
+
+def system_primer(harness: Harness) -> str:
+    """The primer's text for the system prompt, or "" when it is off or goes as chat turns."""
+    return primer_text(harness.primer_file) if harness.primer and harness.primer_format == "system" else ""
 
 
 # ---- the prompt and its budget -------------------------------------------------------------------------
@@ -185,9 +228,9 @@ def build_prompt(
         messages[turn_start] = HumanMessage(with_context(str(first.content), overview), id=first.id)
     if harness.next_hint and messages and isinstance(messages[-1], ToolMessage):
         last = messages[-1]
-        if hint := NEXT_HINTS.get(last.name or ""):
+        if hint := next_hint(messages):
             messages[-1] = last.model_copy(update={"content": f"{last.content}\n{load_prompt(hint)}"})
-    primer = primer_turns() if harness.primer else []
+    primer = primer_turns(harness.primer_file) if harness.primer and harness.primer_format == "turns" else []
     prompt = [SystemMessage(system), *primer, *examples, *messages]
     if not harness.context_budget:
         return prompt
@@ -196,6 +239,20 @@ def build_prompt(
     if budget_tokens is not None:
         prompt = fit(prompt, budget_tokens)
     return prompt
+
+
+def next_hint(messages: Sequence[BaseMessage]) -> str | None:
+    """The hint file for the latest observation: after a successful change to a program, run it; after
+    a change to another file, submit if done; after a run, submit the answer it printed."""
+    last = messages[-1]
+    if not isinstance(last, ToolMessage) or last.status == "error":
+        return None
+    hint = NEXT_HINTS.get(last.name or "")
+    if hint == "hint_write.md":
+        call = next((c for m in reversed(messages) if isinstance(m, AIMessage) for c in m.tool_calls if c["id"] == last.tool_call_id), None)
+        path = str((call or {}).get("args", {}).get("path", ""))
+        return hint if CODE_FILE.search(path) else "hint_edit.md"
+    return hint
 
 
 def _shorten(message: BaseMessage, limit: int) -> BaseMessage:
@@ -322,6 +379,25 @@ def _invoke(model: Any, prompt: list[BaseMessage], kwargs: dict[str, Any], harne
 def is_context_overflow(error: Exception) -> bool:
     text = str(error).lower()
     return "context length" in text or "maximum context" in text or "too long" in text or "max_model_len" in text
+
+
+# ---- copy guard ---------------------------------------------------------------------------------------------
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def example_answers(harness: Harness, cases: Sequence[Any] = ()) -> list[str]:
+    """The submit summaries the model is shown in examples: the primer's and the retrieved cases'."""
+    answers = []
+    turns = primer_turns(harness.primer_file) if harness.primer else []
+    for m in [*turns, *case_turns(cases)]:
+        if isinstance(m, AIMessage):
+            answers += [str(c["args"].get("summary", "")) for c in m.tool_calls if c["name"] == "submit"]
+    return sorted({a for a in answers if a.strip()})
+
+
+def is_copied(summary: str, answers: Sequence[str]) -> bool:
+    return bool(summary.strip()) and _norm(summary) in {_norm(a) for a in answers}
 
 
 # ---- submit gate ---------------------------------------------------------------------------------------

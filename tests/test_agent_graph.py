@@ -47,7 +47,7 @@ def shared_bank(tmp_path_factory: pytest.TempPathFactory) -> CaseBank:
 
 # The loop itself, without the small-model levers (tests/test_harness.py covers each of those).
 BARE = Harness(workspace_context=False, hide_explore=False, primer=False, next_hint=False, loop_break=False,
-               force_submit=False, submit_gate=False, tolerant_parser=False)  # fmt: skip
+               force_submit=False, submit_gate=False, tolerant_parser=False, copy_guard=False)  # fmt: skip
 
 
 def make_agent(tmp_path: Path, bank: CaseBank | None, replies: Sequence, **overrides) -> tuple[Agent, ScriptedChatModel]:

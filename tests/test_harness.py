@@ -11,14 +11,15 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from openai import BadRequestError
 
 from agent.config import AgentConfig
-from agent.harness import GATE_NOTE, Harness, build_prompt, fit, parse_text_calls, prompt_tokens
+from agent.harness import COPY_NOTE, GATE_NOTE, Harness, build_prompt, example_answers, fit, parse_text_calls, prompt_tokens
 from agent.runner import Agent
 from agent.testing import ScriptedChatModel, text_reply, tool_call
 from casebank.prompts import load as load_prompt
 from casebank.tasks import Task
 
 OFF = Harness(workspace_context=False, hide_explore=False, primer=False, next_hint=False, loop_break=False,
-              force_submit=False, submit_gate=False, tolerant_parser=False, context_budget=False)  # fmt: skip
+              force_submit=False, submit_gate=False, tolerant_parser=False, context_budget=False,
+              copy_guard=False)  # fmt: skip
 
 
 def agent(tmp_path: Path, replies: list, harness: Harness, **overrides) -> tuple[Agent, ScriptedChatModel]:
@@ -66,19 +67,68 @@ def test_hide_explore_takes_list_files_away_on_the_first_step_only(tmp_path: Pat
 
 
 def test_primer_and_next_hint(tmp_path: Path) -> None:
-    replies = [tool_call("write_file", {"path": "out.txt", "content": "ok"}), tool_call("run", {"command": "cat out.txt"}), tool_call("submit", {"summary": "ok"})]
+    replies = [
+        tool_call("write_file", {"path": "out.txt", "content": "ok"}),
+        tool_call("write_file", {"path": "show.py", "content": "print(open('out.txt').read())"}),
+        tool_call("run", {"command": "python show.py"}),
+        tool_call("run", {"command": "python missing.py"}),
+        tool_call("submit", {"summary": "ok"}),
+    ]
     a, model = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "next_hint": True}))
     result = a.run_task(task({}))
     assert result.outcome.verified_success
-    assert any(isinstance(m, HumanMessage) and "What is 6 * 7?" in str(m.content) for m in model.calls[0])
-    assert str(model.calls[1][-1].content).endswith(load_prompt("hint_write.md"))
-    assert str(model.calls[2][-1].content).endswith(load_prompt("hint_run.md"))
+    # the primer goes as text in the system prompt by default, as earlier chat turns with primer_format=turns
+    assert isinstance(model.calls[0][0], SystemMessage) and "What is 6 * 7?" in str(model.calls[0][0].content)
+    assert not any(isinstance(m, HumanMessage) and "What is 6 * 7?" in str(m.content) for m in model.calls[0])
+    t, model_t = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "primer_format": "turns"}))
+    t.run_task(task({}))
+    assert any(isinstance(m, HumanMessage) and "What is 6 * 7?" in str(m.content) for m in model_t.calls[0])
+    assert "What is 6 * 7?" not in str(model_t.calls[0][0].content)
+    # a changed text file: submit when done; a changed program: run it; a run: submit what it printed
+    assert str(model.calls[1][-1].content).endswith(load_prompt("hint_edit.md"))
+    assert str(model.calls[2][-1].content).endswith(load_prompt("hint_write.md"))
+    assert str(model.calls[3][-1].content).endswith(load_prompt("hint_run.md"))
+    # a failed step gets no hint: there is nothing to submit yet
+    assert not str(model.calls[4][-1].content).endswith(load_prompt("hint_run.md"))
     # the hint is for the model's next call only: the stored observation stays as the tool said it
     assert all(load_prompt("hint_run.md") not in s.observation for s in result.steps)
     b, model_b = agent(tmp_path, replies, OFF)
     b.run_task(task({}))
     assert not any("What is 6 * 7?" in str(m.content) for m in model_b.calls[0])
-    assert not str(model_b.calls[2][-1].content).endswith(load_prompt("hint_run.md"))
+    c, model_c = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "primer_file": "primer_v1.json"}))
+    c.run_task(task({}))
+    assert any("greet.py" in str(m.content) for m in model_c.calls[0])
+    with pytest.raises(ValueError):
+        Harness(primer_file="../system.md")
+
+
+def test_copy_guard_refuses_an_example_answer_once(tmp_path: Path) -> None:
+    copied = tool_call("submit", {"summary": "  6 * 7 =   42"})  # the primer's answer, spaced differently
+    replies = [copied, tool_call("write_file", {"path": "out.txt", "content": "ok"}), copied]
+    on, _ = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "copy_guard": True}))
+    result = on.run_task(task({}))
+    assert result.steps[0].observation == COPY_NOTE and not result.steps[0].ok
+    # the second time it stands (a chat's true answer may match an example's)
+    assert result.answer == "  6 * 7 =   42" and result.outcome.verified_success
+    off, _ = agent(tmp_path, replies, OFF.model_copy(update={"primer": True}))
+    result_off = off.run_task(task({}))
+    assert result_off.steps[0].observation == "submitted" and not result_off.outcome.verified_success
+    # an answer nobody was shown is never refused
+    fresh, _ = agent(tmp_path, [tool_call("write_file", {"path": "out.txt", "content": "ok"}), tool_call("submit", {"summary": "wrote ok"})],
+                     OFF.model_copy(update={"primer": True, "copy_guard": True}))
+    assert fresh.run_task(task({})).steps[-1].observation == "submitted"
+
+
+def test_example_answers_hold_the_primer_and_the_retrieved_cases() -> None:
+    from casebank.casefile import load_cases
+    from seeds import SEEDS_FILE
+
+    case = load_cases(SEEDS_FILE, "casebank")[0]
+    summary = next(c.function.arguments for m in case.messages if m.role == "assistant" for c in m.tool_calls or [] if c.function.name == "submit")
+    summary = summary["summary"] if isinstance(summary, dict) else __import__("json").loads(summary)["summary"]
+    assert summary in example_answers(Harness(primer=False), [case])
+    assert "6 * 7 = 42" in example_answers(Harness(), [])
+    assert example_answers(Harness(primer=False), []) == []
 
 
 def test_loop_break_redecodes_a_repeated_call_by_sampling(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from agent.render import abbreviate
 from agent.trajectory import StepRecord
 from casebank.ablate.grid import AblationConfig, AblationGrid
 from casebank.ablate.records import CONFIGS_FILE, RUN_FILE, EpisodeRecord, append_record, read_records
@@ -60,6 +61,7 @@ def served_models(llm_url: str, api_key: str = "EMPTY", timeout: float = 10.0) -
     return {m["id"]: m.get("max_model_len") for m in r.json().get("data", [])}
 
 
+STEPS_DIR = "steps"  # per-episode step logs, RUN_DIR/steps/<config hash>/<task>-r<repeat>.json
 SERVER_FILE = "server.jsonl"  # one line per `ablate` invocation: the LLM server's counters over it
 _COUNTERS = {
     "vllm:prefix_cache_queries_total": "prefix_cache_queries",
@@ -158,6 +160,7 @@ class AblationRun:
         self._bank_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._max_model_len: dict[str, int] = {}
+        self._steps: dict[tuple[str, str, int], tuple[list[StepRecord], str | None]] = {}
 
     # ---- planning ------------------------------------------------------------------------------------
     def jobs(self) -> list[Job]:
@@ -256,6 +259,7 @@ class AblationRun:
             record = self.run_episode(job)
             with self._write_lock:
                 append_record(self.run_dir, record)
+                self._write_steps(job, record)
             if self.on_record is not None:
                 self.on_record(record)
             out.append(record)
@@ -283,11 +287,23 @@ class AblationRun:
                 continue
             finally:
                 agent.close()
+            self._steps[(job.config.content_hash, job.task.id, job.repeat)] = (result.steps, result.answer)
             return self._record(job, result, attempt, timed, bank_size, time.perf_counter() - started)
         return EpisodeRecord(
             **self._key(job), status="error", failure_mode="error", error=last_error[-500:], detail=last_error[-500:],
             attempts=self.max_attempts, seed=self.grid.seed + job.repeat, finished_at=time.time(), order=job.order,
         )
+
+    def _write_steps(self, job: Job, record: EpisodeRecord) -> None:
+        """RUN_DIR/steps/<config hash>/<task>-r<repeat>.json: the episode's tool calls, observations
+        (abbreviated) and answer, for reading why it failed. Not read back by the run or the report."""
+        steps, answer = self._steps.pop(record.key, ([], None))
+        folder = self.run_dir / STEPS_DIR / record.config_hash
+        folder.mkdir(parents=True, exist_ok=True)
+        out = {"task_id": record.task_id, "status": record.status, "failure_mode": record.failure_mode, "answer": answer,
+               "detail": record.detail,
+               "steps": [{"tool": s.tool, "args": s.args, "ok": s.ok, "observation": abbreviate(s.observation, 800)} for s in steps]}
+        (folder / f"{record.task_id}-r{record.repeat}.json").write_text(json.dumps(out, indent=1, default=str))
 
     def agent_config(self, config: AblationConfig, repeat: int) -> Any:
         from agent.config import AgentConfig
