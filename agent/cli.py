@@ -77,13 +77,31 @@ def _find_task(task_id: str, source: Path | None) -> Any:
     raise typer.Exit(2)
 
 
+def _live_endpoint(llm_url: str) -> str:
+    """The URL to use: the only one given, or the first of several that answers GET /models (the others are
+    named). Exit 2 on a malformed list."""
+    from casebank.llm.endpoints import EndpointPool
+
+    try:
+        pool = EndpointPool(llm_url)
+    except ValueError as e:
+        err.print(f"[red]error:[/red] --llm-url: {escape(str(e))}")
+        raise typer.Exit(2) from None
+    if len(pool) == 1:
+        return pool.urls[0]
+    for url, problem in pool.check().items():
+        if problem is not None:
+            err.print(f"[yellow]LLM endpoint {escape(url)} is down ({escape(problem)}); using another[/yellow]")
+    return pool.pick()
+
+
 @run_app.command("run")
 def run(
     instruction: Annotated[str | None, typer.Argument(help="What to do: one chat turn (no checker).")] = None,
     task_id: Annotated[str | None, typer.Option("--task", help="Run this task instead; its checker verifies.")] = None,
     tasks: Annotated[Path | None, typer.Option("--tasks", help="Task directory or file (default: bundled tasks).")] = None,
     conversation: Annotated[str | None, typer.Option("--conversation", "-c", help="Continue this conversation.")] = None,
-    llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL.")] = None,
+    llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL; several: comma-separated, a live one is used.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Served model name.")] = None,
     strategy: Annotated[Strategy | None, typer.Option(help="Retrieval: none|random|bm25|dense|hybrid|mmr.")] = None,
     k: Annotated[int | None, typer.Option("-k", help="Cases to retrieve (0: none).")] = None,
@@ -94,6 +112,7 @@ def run(
     """Run the agent on an instruction or a task, showing each step live; saves the trajectory (a Case)."""
     from openai import APIConnectionError
 
+    from agent.checkpoint import CheckpointError, close_checkpointer, make_checkpointer
     from agent.config import AgentConfig
     from agent.runner import Agent
 
@@ -103,14 +122,20 @@ def run(
     task = _find_task(task_id, tasks) if task_id else None
     settings = Settings()
     config = AgentConfig.from_settings(
-        settings, llm_url=llm_url, model=model, strategy=strategy, k=k, max_steps=max_steps, write_back=write_back
+        settings, llm_url=_live_endpoint(llm_url) if llm_url else None, model=model, strategy=strategy, k=k,
+        max_steps=max_steps, write_back=write_back,
     )
+    try:
+        checkpointer = make_checkpointer(settings)
+    except CheckpointError as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
     bank = None
     if config.retrieval_enabled or config.write_back:
         from casebank.bank import CaseBank
 
         bank = CaseBank(settings)
-    agent = Agent(config, bank)
+    agent = Agent(config, bank, checkpointer=checkpointer)
     console.print(f"[dim]model {config.model} at {config.llm_url}; retrieval {config.strategy} k={config.k}[/dim]")
     console.print(f"[bold]task:[/bold] {escape(task.instruction if task else instruction or '')}")
     try:
@@ -123,6 +148,7 @@ def run(
         raise typer.Exit(2) from None
     finally:
         agent.close()
+        close_checkpointer(checkpointer)
 
     path = out or config.runs_dir / f"{result.conversation_id}-{result.trajectory.id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,13 +59,15 @@ class AgentConfig(BaseModel):
     record_usage: bool = True  # count retrievals of the cases shown, and whether the episode then succeeded
 
     data_dir: Path = Path(".casebank")
+    workspace_root: Path | None = Field(None, description="Chat workspaces' folder (shared by API replicas); None: data_dir/workspaces.")
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> AgentConfig:
         """Defaults from casebank Settings (data dir, strategy, k); overrides that are None are ignored,
         so CLI options can be passed straight through."""
         settings = settings or Settings()
-        values: dict[str, Any] = {"data_dir": settings.data_dir, "strategy": settings.default_strategy, "k": settings.default_k}
+        values: dict[str, Any] = {"data_dir": settings.data_dir, "workspace_root": settings.workspace_root,
+                                  "strategy": settings.default_strategy, "k": settings.default_k}
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 
@@ -89,7 +91,7 @@ class AgentConfig(BaseModel):
 
     @property
     def workspaces_dir(self) -> Path:
-        return self.data_dir / "workspaces"
+        return self.workspace_root or self.data_dir / "workspaces"
 
     @property
     def runs_dir(self) -> Path:

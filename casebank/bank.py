@@ -20,7 +20,14 @@ stale and the near-duplicate check let a second copy in. The design, enforced he
   its Chroma client (a new Chroma system for the path, so the HNSW index is loaded afresh from disk
   and the log). Checking costs one small file read (~30 us); a reopen, only after someone else wrote,
   about 30 ms, plus 10-50 ms for the first query that reloads the index (measured, 200-1,000 cases).
-A Chroma server (`chroma_url`) is one process that sees all writes; there the lock is per process only.
+A Chroma server (`chroma_url`) is one process that sees all writes, so nothing is reopened; but two
+API replicas (processes on one or several machines) still race on the same read-modify-write steps, and
+Chroma has no transactions. So on a server `locked()` takes a lock the writers share:
+- with `checkpoint_url` (Postgres, as API replicas have) a Postgres advisory lock keyed by the collection
+  name, on one connection per bank: `pg_advisory_lock` waits for the other replica, and a replica killed
+  while holding it loses its connection, which releases the lock;
+- without it, the same `fcntl` lock on `<data_dir>/bank.lock` (processes on one machine and data dir).
+Writers are serialised per bank; readers (retrieval) never wait. docs/scale.md has the measurements.
 
 Batches are all or nothing across both collections. Every case is checked (`check_value`: no lone
 surrogates, NUL characters or runaway nesting anywhere), serialised and embedded before the lock is
@@ -33,6 +40,7 @@ idempotent upserts by content id, so running the import again completes it.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import tempfile
@@ -58,6 +66,7 @@ TAG_PREFIX = "tag:"
 EMBED_BATCH = 32
 LOCK_FILE = "bank.lock"
 VERSION_FILE = "bank.version"
+BANK_LOCK = "casebank:bank:"  # + the collection name: the advisory lock's name on Postgres
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +164,52 @@ def _shorter(a: Case, b: Case) -> bool:
     return (a.stats.steps, a.stats.approx_tokens, a.created_at) < (b.stats.steps, b.stats.approx_tokens, b.created_at)
 
 
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for a Postgres advisory lock (`pg_advisory_lock(bigint)`)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+class PostgresLock:
+    """A Postgres advisory lock on a connection of its own. Used under the bank's thread lock only, so one
+    connection serves the whole process; it is opened on first use and again after it broke (a Postgres
+    restart drops the connection and, with it, any lock it held)."""
+
+    def __init__(self, url: str, name: str):
+        self.url, self.key = url, advisory_key(name)
+        self._conn: Any = None
+
+    def _connection(self, fresh: bool = False) -> Any:
+        import psycopg
+
+        if fresh or self._conn is None or self._conn.closed or self._conn.broken:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        return self._conn
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        import psycopg
+
+        try:
+            conn = self._connection()
+            conn.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+        except psycopg.OperationalError:  # the kept connection died since its last use: one fresh try
+            conn = self._connection(fresh=True)
+            conn.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+        try:
+            yield
+        finally:
+            try:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+            except psycopg.Error:
+                log.warning("could not release the bank lock on Postgres; its connection is gone, and the lock with it")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
 class CaseBank:
     """The bank in one process. See the module docstring for how several processes share one."""
 
@@ -164,6 +219,8 @@ class CaseBank:
         self._thread_lock = threading.RLock()
         self._refresh_lock = threading.Lock()
         self._seen_version = self._read_version()  # read before opening: a write in between refreshes
+        self._pg_lock = (PostgresLock(self.settings.checkpoint_url, BANK_LOCK + self.settings.collection)
+                         if self.settings.chroma_url and self.settings.checkpoint_url else None)
         self.reopened = 0  # how many times another process's writes made this one reopen Chroma
         self._connect()
         self._max_batch = int(self.client.get_max_batch_size())
@@ -229,23 +286,28 @@ class CaseBank:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Serialise read-modify-write: a thread lock, plus a file lock when the bank is a local folder
-        (so a CLI and a server on the same data dir do not interleave their updates). Inside, the view
-        is fresh (other processes' writes visible); on leaving, other processes are told to refresh."""
+        """Serialise read-modify-write across threads and processes: a thread lock, plus a file lock
+        (embedded bank, or a Chroma server without Postgres) or a Postgres advisory lock (a Chroma server
+        shared by replicas), so a CLI and a server, or two API replicas, do not interleave their updates.
+        Embedded, the view inside is fresh (other processes' writes visible) and on leaving other
+        processes are told to refresh; a server's view is always fresh."""
         with self._thread_lock:
-            if not self._embedded:
-                yield
+            if self._pg_lock is not None:
+                with self._pg_lock.held():
+                    yield
                 return
             data_dir = Path(self.settings.data_dir)
             data_dir.mkdir(parents=True, exist_ok=True)
             with (data_dir / LOCK_FILE).open("a") as fh:
                 fcntl.flock(fh, fcntl.LOCK_EX)
                 try:
-                    self.refresh()
+                    if self._embedded:
+                        self.refresh()
                     yield
                 finally:
                     try:
-                        self._bump_version()
+                        if self._embedded:
+                            self._bump_version()
                     finally:
                         fcntl.flock(fh, fcntl.LOCK_UN)
 

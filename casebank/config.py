@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -53,6 +53,21 @@ class Settings(TomlAndEnvSettings):
         0.95, gt=0, le=1, description="Cosine similarity of task texts at or above which two successes are one case."
     )
     mmr_lambda: float = Field(0.5, ge=0, le=1)
+    # ---- several processes or machines (docs/scale.md) ----
+    checkpoint_url: str | None = Field(
+        None, description="postgresql://... : conversations checkpointed in Postgres, which also serialises bank writes "
+        "across API replicas on a Chroma server; unset: SQLite under the data dir."
+    )
+    workspace_root: Path | None = Field(
+        None, description="Where chat workspaces live (a path every API replica mounts); unset: DATA_DIR/workspaces."
+    )
+
+    @field_validator("checkpoint_url")
+    @classmethod
+    def _postgres_only(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql://user@host:port/db URL (unset: SQLite under the data dir)")
+        return url or None
 
     @property
     def chroma_path(self) -> Path:

@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from casebank.bank import CaseBank
 from casebank.config import Settings
 from serving import errors, routes_cases, routes_chat, routes_ops
-from serving.config import ServerSettings
+from serving.config import ServerSettings, replica_problems
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.middleware import BodySizeLimit, CatchAll
 from serving.routes_chat import CONVERSATION_HEADER
@@ -41,6 +41,8 @@ def create_app(
     passed in (tests share one); otherwise it is opened from `bank_settings` (default: casebank Settings)."""
     settings = settings or ServerSettings()
     bank_settings = bank_settings or (bank.settings if bank is not None else Settings())
+    if problems := replica_problems(settings, bank_settings):
+        raise ValueError("; ".join(problems))
     bank = bank if bank is not None else CaseBank(bank_settings)
     metrics = Metrics(bank)
     service = ChatService(settings, bank_settings, bank, agent_factory, metrics)

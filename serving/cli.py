@@ -34,7 +34,7 @@ def _short(text: str, limit: int = 300) -> str:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1, or CASEBANK_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000, or CASEBANK_PORT).")] = None,
-    llm_url: Annotated[str | None, typer.Option("--llm-url", help="Use this running OpenAI-compatible server (vLLM).")] = None,
+    llm_url: Annotated[str | None, typer.Option("--llm-url", help="Use this running OpenAI-compatible server (vLLM); several: comma-separated.")] = None,
     start_llm: Annotated[bool, typer.Option("--start-llm", help="Also start the embedded vLLM (casebank.llm.server).")] = False,
     llm_port: Annotated[int, typer.Option("--llm-port", help="Port of the embedded vLLM.")] = 8001,
     llm_model_path: Annotated[Path | None, typer.Option("--llm-model-path", help="Model folder for --start-llm; default: the bundled model.")] = None,
@@ -45,7 +45,7 @@ def serve(
     """Serve the OpenAI-compatible chat API over the agent."""
     import uvicorn
 
-    from casebank.config import Settings
+    from agent.checkpoint import CheckpointError
     from serving.app import create_app
 
     if start_llm and llm_url:
@@ -53,7 +53,7 @@ def serve(
         raise typer.Exit(2)
     overrides = {k: v for k, v in {"host": host, "port": port, "llm_url": llm_url}.items() if v is not None}
     settings = _settings(overrides, insecure_no_auth)
-    bank_settings = Settings()
+    bank_settings = _bank_settings(settings)
     llm_server, proc = None, None
     if start_llm:
         llm_server, proc, url = _start_llm(settings, bank_settings, llm_port, llm_model_path, parse_loras(lora or []))
@@ -61,8 +61,12 @@ def serve(
     try:
         console.print(f"[bold]casebank API[/bold] on http://{settings.host}:{settings.port}/v1; LLM at {settings.llm_url}; "
                       f"models: {', '.join(settings.profiles)}; auth {'on' if settings.auth_enabled else 'off'}")
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, bank_settings=bank_settings), host=settings.host,
-                                               port=settings.port, log_level=log_level))
+        try:
+            app = create_app(settings, bank_settings=bank_settings)
+        except CheckpointError as e:
+            err.print(f"[red]error:[/red] {escape(str(e))}")
+            raise typer.Exit(1) from None
+        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level))
         threading.Thread(target=_announce_when_ready, args=(server, settings), daemon=True).start()
         try:
             server.run()
@@ -95,6 +99,30 @@ def _settings(overrides: dict[str, Any], insecure_no_auth: bool) -> Any:
         err.print("[yellow]warning:[/yellow] CASEBANK_API_KEY is the key `casebank chat` sends; the API's own keys are "
                   "CASEBANK_USER_KEYS and CASEBANK_ADMIN_KEYS (none is set: auth is off)")
     return settings
+
+
+def _bank_settings(settings: Any) -> Any:
+    """casebank Settings, or exit 2 naming each bad setting, and each reason this process cannot be one of
+    several replicas (conversations in Postgres, workspaces on local disk, no sticky routing)."""
+    from pydantic import ValidationError
+
+    from casebank.config import Settings
+    from serving.config import replica_problems, workspace_note
+
+    try:
+        bank_settings = Settings()
+    except ValidationError as e:
+        for problem in e.errors():
+            where = "CASEBANK_" + "_".join(str(part) for part in problem["loc"]).upper()
+            err.print(f"[red]error:[/red] {escape(where)}: {escape(problem['msg'].removeprefix('Value error, '))}")
+        raise typer.Exit(2) from None
+    if problems := replica_problems(settings, bank_settings):
+        for problem in problems:
+            err.print(f"[red]error:[/red] {escape(problem)}")
+        raise typer.Exit(2)
+    if note := workspace_note(bank_settings):
+        err.print(f"[yellow]note:[/yellow] {escape(note)}")
+    return bank_settings
 
 
 def _announce_when_ready(server: Any, settings: Any) -> None:

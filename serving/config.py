@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import NoDecode
 
 from agent.config import DEFAULT_MODEL
-from casebank.config import Strategy, TomlAndEnvSettings
+from casebank.config import Settings, Strategy, TomlAndEnvSettings
+from casebank.llm.endpoints import parse_urls
 
 
 class Profile(BaseModel):
@@ -112,7 +113,8 @@ class ServerSettings(TomlAndEnvSettings):
     workers: int = Field(32, ge=1, description="Threads running agent turns concurrently.")
 
     # ---- the LLM backend (vLLM's OpenAI-compatible server) ----
-    llm_url: str = "http://127.0.0.1:8001/v1"
+    llm_url: str = Field("http://127.0.0.1:8001/v1", description="One base URL, or several comma-separated: chat turns "
+                         "go to the least busy live one (casebank.llm.endpoints).")
     llm_model: str = Field(DEFAULT_MODEL, description="Served model name used by profiles that name none.")
     llm_api_key: str = "EMPTY"
     llm_connect_timeout_s: float = Field(1.0, gt=0, description="A backend that does not accept within this is down.")
@@ -124,6 +126,10 @@ class ServerSettings(TomlAndEnvSettings):
 
     profiles: dict[str, Profile] = Field(default_factory=default_profiles)
 
+    # ---- replicas (docs/scale.md) ----
+    sticky_routing: bool = Field(False, description="The load balancer sends each X-Conversation-Id to one replica, so "
+                                 "workspaces may stay on local disk while conversations live in Postgres.")
+
     @field_validator("user_keys", "admin_keys", "cors_origins", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
@@ -133,6 +139,11 @@ class ServerSettings(TomlAndEnvSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("llm_url")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        return ",".join(parse_urls(value))
 
     @field_validator("profiles")
     @classmethod
@@ -157,3 +168,60 @@ class ServerSettings(TomlAndEnvSettings):
 
     def served_model(self, profile: Profile) -> str:
         return profile.model or self.llm_model
+
+    @property
+    def llm_urls(self) -> list[str]:
+        return self.llm_url.split(",")
+
+
+def replica_problems(settings: ServerSettings, bank_settings: Settings) -> list[str]:
+    """Why this process must not serve as one of several replicas. With conversations in Postgres, a
+    conversation's next turn may reach another replica, which must find the workspace: the workspaces
+    must be on a shared path (CASEBANK_WORKSPACE_ROOT), or the load balancer must be sticky."""
+    if not bank_settings.checkpoint_url or settings.sticky_routing or bank_settings.workspace_root is not None:
+        return []
+    return [f"conversations are in Postgres (CASEBANK_CHECKPOINT_URL), so any replica may continue one, but chat "
+            f"workspaces are on this machine's disk ({bank_settings.data_dir / 'workspaces'}): set CASEBANK_WORKSPACE_ROOT "
+            "to a path every replica mounts, or, if the load balancer routes each X-Conversation-Id to one replica, "
+            "set CASEBANK_STICKY_ROUTING=1 (docs/scale.md)"]
+
+
+def workspace_note(bank_settings: Settings) -> str | None:
+    """A note when the shared workspace root is on a local file system: right for replicas on this machine
+    only. (The root's file system type is read from /proc/self/mountinfo; None elsewhere.)"""
+    root = bank_settings.workspace_root
+    if root is None or not bank_settings.checkpoint_url:
+        return None
+    fstype = mount_fstype(root)
+    if fstype is None or fstype.split(".")[0] in NETWORK_FS:
+        return None
+    return (f"CASEBANK_WORKSPACE_ROOT {root} is on a local file system ({fstype}): replicas on other machines will not "
+            "see its workspaces unless they mount it")
+
+
+NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse", "9p", "virtiofs", "lustre", "gpfs",
+              "beegfs", "ocfs2", "gfs2", "afs", "orangefs"}
+
+
+def mount_fstype(path: Path) -> str | None:
+    """The file system type of the mount holding `path` (Linux), or None when it cannot be told."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    target = Path(os.path.abspath(path))
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    target = target.resolve()
+    best: tuple[int, str] | None = None
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        mount_point = Path(fields[4].replace("\\040", " "))
+        fstype = fields[fields.index("-") + 1]
+        if target == mount_point or mount_point in target.parents:
+            depth = len(mount_point.parts)
+            if best is None or depth >= best[0]:
+                best = (depth, fstype)
+    return best[1] if best else None

@@ -56,7 +56,7 @@ def make_graph(config: RunnableConfig | None = None) -> CompiledStateGraph:
     name = (((config or {}).get("configurable") or {}).get("model")) or next(iter(settings.profiles))
     profile = settings.profiles.get(name) or next(iter(settings.profiles.values()))
     agent_config = AgentConfig.from_settings(
-        bank_settings, llm_url=settings.llm_url, model=settings.served_model(profile), api_key=settings.llm_api_key,
+        bank_settings, llm_url=settings.llm_urls[0], model=settings.served_model(profile), api_key=settings.llm_api_key,
         strategy=profile.strategy, k=profile.k, max_steps=settings.max_steps, max_tokens=settings.max_tokens,
     )
     bank = CaseBank(bank_settings) if agent_config.retrieval_enabled or agent_config.write_back else None

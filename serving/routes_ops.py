@@ -55,8 +55,13 @@ async def healthz() -> Health:
     return Health()
 
 
-async def llm_check(settings: ServerSettings) -> Check:
-    url = settings.llm_url.rstrip("/") + "/models"
+async def llm_check(settings: ServerSettings, base_url: str | None = None) -> Check:
+    """Probe one LLM endpoint (`base_url`), or all of them: ready while any one serves."""
+    if base_url is None and len(settings.llm_urls) > 1:
+        checks = await asyncio.gather(*(llm_check(settings, u) for u in settings.llm_urls))
+        details = "; ".join(c.detail if not c.ok else f"{u}: {c.detail}" for u, c in zip(settings.llm_urls, checks, strict=True))
+        return Check(ok=any(c.ok for c in checks), detail=details)
+    url = (base_url or settings.llm_url).rstrip("/") + "/models"
     try:
         async with httpx.AsyncClient(timeout=settings.ready_timeout_s) as client:
             response = await client.get(url, headers={"Authorization": f"Bearer {settings.llm_api_key}"})

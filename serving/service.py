@@ -1,9 +1,12 @@
 """ChatService: runs chat turns on the agent in a thread pool, and records what feedback needs.
 
-One Agent per distinct configuration (profile plus per-request limits), all sharing one bank and one
-SQLite checkpointer, so any profile can continue any conversation. Turns of one conversation are
-serialised here (across profiles); a turn that raises is rolled back to the conversation's state
-before it, so a failed request (e.g. the LLM is down) leaves no half-recorded user message.
+One Agent per distinct configuration (profile plus per-request limits and LLM endpoint), all sharing
+one bank and one checkpointer (SQLite, or Postgres shared with other replicas), so any profile, and any
+replica, can continue any conversation. Turns of one conversation are serialised here (across profiles,
+and across replicas through a Postgres advisory lock); a turn that raises is rolled back to the
+conversation's state before it, so a failed request (e.g. the LLM is down) leaves no half-recorded user
+message. With several LLM endpoints each turn takes the least busy live one; one that refuses the
+connection before the turn's first model reply is marked down and the turn runs again on another.
 """
 
 from __future__ import annotations
@@ -20,18 +23,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import openai
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import StateSnapshot
 
-from agent.checkpoint import sqlite_checkpointer
+from agent.checkpoint import close_checkpointer, make_checkpointer
 from agent.config import AgentConfig
 from agent.graph import CaseStore
 from agent.runner import Agent, EpisodeResult
 from casebank.bank import CaseBank, WriteBackResult
 from casebank.config import Settings
+from casebank.llm.endpoints import EndpointPool
 from casebank.models import Outcome
 from serving.config import Profile, ServerSettings
-from serving.conversations import ConversationRecord, ConversationStore, FeedbackRecord
+from serving.conversations import (
+    ConversationRecord,
+    ConversationStore,
+    FeedbackRecord,
+    PostgresConversationStore,
+)
 from serving.errors import APIError
 from serving.metrics import Metrics, TimedBank
 from serving.routes_ops import llm_check
@@ -41,6 +51,12 @@ log = logging.getLogger("casebank.serving")
 AgentFactory = Callable[[AgentConfig, CaseStore | None, BaseCheckpointSaver], Agent]
 UpdateHandler = Callable[[str, dict[str, Any]], None]
 AGENT_CACHE_SIZE = 64
+CHECKPOINT_CONNECTIONS = 8  # Postgres: shared by the worker threads, each borrows one per checkpoint read or write
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The endpoint refused or dropped the connection (not a slow reply, which another endpoint would not fix)."""
+    return isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError)
 
 
 def default_agent_factory(config: AgentConfig, bank: CaseStore | None, checkpointer: BaseCheckpointSaver) -> Agent:
@@ -73,9 +89,13 @@ class ChatService:
                  metrics: Metrics):
         self.settings, self.bank_settings, self.bank, self.metrics = settings, bank_settings, bank, metrics
         self.agent_factory = agent_factory or default_agent_factory
-        data_dir = bank_settings.data_dir
-        self.checkpointer = sqlite_checkpointer(data_dir / "checkpoints.sqlite")
-        self.conversations = ConversationStore(data_dir / "conversations")
+        self.endpoints = EndpointPool(settings.llm_urls)
+        self.checkpointer = make_checkpointer(bank_settings, max_connections=CHECKPOINT_CONNECTIONS)
+        self.conversations: ConversationStore | PostgresConversationStore
+        if bank_settings.checkpoint_url:
+            self.conversations = PostgresConversationStore(bank_settings.checkpoint_url, settings.workers + 4)
+        else:
+            self.conversations = ConversationStore(bank_settings.data_dir / "conversations")
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="casebank-turn")
         self.agent_bank = TimedBank(bank, metrics)
         self._agents: OrderedDict[str, Agent] = OrderedDict()
@@ -84,11 +104,11 @@ class ChatService:
         self._locks_guard = threading.Lock()
 
     # ---- agents ---------------------------------------------------------------------------------------
-    def config_for(self, turn: Turn) -> AgentConfig:
+    def config_for(self, turn: Turn, llm_url: str | None = None) -> AgentConfig:
         s = self.settings
         return AgentConfig.from_settings(
             self.bank_settings,
-            llm_url=s.llm_url,
+            llm_url=llm_url or s.llm_urls[0],
             model=s.served_model(turn.profile),
             api_key=s.llm_api_key,
             temperature=turn.temperature,
@@ -126,22 +146,21 @@ class ChatService:
         if record is not None and record.owner is not None and record.owner != owner and not admin:
             raise APIError(404, f"No conversation {record.conversation_id!r}.", param="conversation_id", code="conversation_not_found")
 
-    def run_turn(self, turn: Turn, on_update: UpdateHandler | None = None, on_start: Callable[[], None] | None = None) -> EpisodeResult:
-        """`on_start` is called once the turn holds its conversation and is about to run the agent."""
-        agent = self.agent_for(self.config_for(turn))
+    def run_turn(self, turn: Turn, on_update: UpdateHandler | None = None, on_start: Callable[[], None] | None = None,
+                 on_endpoint: Callable[[str], None] | None = None) -> EpisodeResult:
+        """`on_start` is called once the turn holds its conversation and is about to run the agent;
+        `on_endpoint(url)` each time it picks an LLM endpoint."""
         holder = self.lock(turn.conversation_id)
-        with holder.lock:
+        with holder.lock, self.conversations.locked(turn.conversation_id):
             record = self.conversations.get(turn.conversation_id)
             self.check_owner(record, turn.owner, turn.admin)
-            before = agent.graph.get_state({"configurable": {"thread_id": turn.conversation_id}})
             if on_start is not None:
                 on_start()
             self.metrics.active_turns.inc()
             try:
-                result = agent.chat(turn.conversation_id, turn.text, on_update=on_update)
+                result = self._run_on_endpoints(turn, on_update, on_endpoint)
             except BaseException:
                 self.metrics.episodes.labels(turn.model, "error").inc()
-                self._rollback(agent, turn.conversation_id, before)
                 raise
             finally:
                 self.metrics.active_turns.dec()
@@ -154,6 +173,45 @@ class ChatService:
             ))
         self.metrics.episodes.labels(turn.model, result.status).inc()
         return result
+
+    def _run_on_endpoints(self, turn: Turn, on_update: UpdateHandler | None,
+                          on_endpoint: Callable[[str], None] | None) -> EpisodeResult:
+        """Run the turn on the least busy live endpoint. One that refuses the connection before the turn's
+        first model reply (so no tool has run) is marked down, the turn is rolled back and run on the next;
+        after a model reply a failure is the turn's error (its tools may have changed the workspace)."""
+        tried: list[str] = []
+        shown: set[str] = set()  # nodes whose updates the client already has (retrieve, orient) from a failed try
+        before: StateSnapshot | None = None
+        while True:
+            with self.endpoints.lease(exclude=tried) as url:
+                agent = self.agent_for(self.config_for(turn, url))
+                if before is None:
+                    before = agent.graph.get_state({"configurable": {"thread_id": turn.conversation_id}})
+                if on_endpoint is not None:
+                    on_endpoint(url)
+                nodes: set[str] = set()
+
+                def forward(node: str, update: dict[str, Any], nodes: set[str] = nodes, shown: set[str] = shown) -> None:
+                    nodes.add(node)
+                    if on_update is not None and node not in shown:
+                        on_update(node, update)
+
+                try:
+                    result = agent.chat(turn.conversation_id, turn.text, on_update=forward)
+                except BaseException as e:
+                    self._rollback(agent, turn.conversation_id, before)
+                    if not unreachable(e):
+                        raise
+                    self.endpoints.mark_down(url)
+                    tried.append(url)
+                    if "act" in nodes or len(tried) >= len(self.endpoints):
+                        raise
+                    log.warning("LLM endpoint %s refused the connection; turn of %s moves to another", url, turn.conversation_id)
+                    shown |= nodes
+                    continue
+                if self.endpoints.is_down(url):  # it was tried while all were down, and answered
+                    self.endpoints.mark_up(url)
+                return result
 
     def _rollback(self, agent: Agent, conversation_id: str, before: StateSnapshot) -> None:
         """Make the conversation's latest checkpoint the one it had before the failed turn."""
@@ -173,7 +231,7 @@ class ChatService:
                  owner: str | None, admin: bool) -> tuple[EpisodeResult, WriteBackResult]:
         """The user verifies the conversation's last turn: a success joins the bank (retrievable), a
         failure replaces its quarantined copy (and leaves the bank if an earlier feedback put it there)."""
-        with self.lock(conversation_id).lock:
+        with self.lock(conversation_id).lock, self.conversations.locked(conversation_id):
             record = self.conversations.get(conversation_id)
             if record is None:
                 raise APIError(404, f"No conversation {conversation_id!r} (or it has no completed turn).",
@@ -209,16 +267,18 @@ class ChatService:
         try:
             self.bank.embedder.embed(["warm up"])
             for name, profile in self.settings.profiles.items():
-                self.agent_for(self.config_for(Turn(model=name, profile=profile, conversation_id="warm-up", text="")))
+                for url in self.endpoints.urls:
+                    self.agent_for(self.config_for(Turn(model=name, profile=profile, conversation_id="warm-up", text=""), url))
         except Exception:
             log.warning("warm-up failed; the first chat will be slower", exc_info=True)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
-        try:
-            self.checkpointer.conn.close()  # type: ignore[attr-defined]
-        except Exception:
-            log.debug("checkpointer already closed", exc_info=True)
+        for close in (lambda: close_checkpointer(self.checkpointer), self.conversations.close):
+            try:
+                close()
+            except Exception:
+                log.debug("already closed", exc_info=True)
 
 
 class TurnAbandoned(Exception):
@@ -243,6 +303,7 @@ class TurnStream:
         self._loop = loop
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
         self._settings = service.settings
+        self.url = service.settings.llm_urls[0]  # the endpoint the turn uses (set from its thread)
         self._gate = threading.Lock()  # makes "answered in time" and "abandoned" exclusive
         self._answered = self._abandoned = False
 
@@ -259,8 +320,11 @@ class TurnStream:
                 self._answered = self._answered or node == "act"
             put((node, update))
 
+        def on_endpoint(url: str) -> None:
+            self.url = url
+
         self.future = loop.run_in_executor(service.executor, functools.partial(
-            service.run_turn, turn, on_update, lambda: put(self._STARTED)))
+            service.run_turn, turn, on_update, lambda: put(self._STARTED), on_endpoint))
         # Done-callbacks run after every update scheduled before the turn finished: order is kept.
         self.future.add_done_callback(lambda _: self._queue.put_nowait(None))
 
@@ -285,7 +349,7 @@ class TurnStream:
                 timeout = None if deadline is None else max(0.0, deadline - self._loop.time())
                 done, _ = await asyncio.wait({getter}, timeout=timeout)
                 if not done:
-                    if not self._answered and (await llm_check(self._settings)).ok:
+                    if not self._answered and (await llm_check(self._settings, self.url)).ok:
                         deadline = self._loop.time() + self._settings.first_token_timeout_s  # alive: slow, not stuck
                         continue
                     if self._abandon():
@@ -316,7 +380,7 @@ class TurnStream:
 
     def _late(self) -> APIError:
         s = self._settings
-        return APIError(504, f"The language model backend at {s.llm_url} sent no reply within {s.first_token_timeout_s:g} s "
+        return APIError(504, f"The language model backend at {self.url} sent no reply within {s.first_token_timeout_s:g} s "
                         "and does not answer GET /models either; the turn was abandoned and the message was not recorded, "
                         "please retry later.", code="llm_timeout", headers={"Retry-After": "5"})
 

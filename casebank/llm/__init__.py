@@ -5,6 +5,7 @@
 - :mod:`casebank.llm.server`: build the vLLM command line and environment, start it,
   wait until ``/v1/models`` answers, stop it.
 - :mod:`casebank.llm.cli`: ``casebank llm prepare`` and ``casebank llm serve``.
+- :mod:`casebank.llm.endpoints`: several LLM servers behind one ``--llm-url`` (``EndpointPool``).
 
 Importing this package is cheap: torch, transformers and vLLM are imported only when
 converting or serving.

@@ -105,6 +105,19 @@ def serve(
         str | None, typer.Option(help="CPU: VLLM_CPU_OMP_THREADS_BIND, e.g. 0-1 (default: all allowed CPUs).")
     ] = None,
     kv_cache_gib: Annotated[int, typer.Option(help="CPU: KV cache size in GiB.")] = 2,
+    tensor_parallel_size: Annotated[
+        int | None, typer.Option("--tensor-parallel-size", "-tp", min=1, help="GPU: vLLM's tensor parallelism (GPUs per replica).")
+    ] = None,
+    pipeline_parallel_size: Annotated[
+        int | None, typer.Option("--pipeline-parallel-size", "-pp", min=1, help="GPU: vLLM's pipeline parallelism (stages, e.g. nodes).")
+    ] = None,
+    data_parallel_size: Annotated[
+        int | None, typer.Option("--data-parallel-size", "-dp", min=1, help="GPU: vLLM's data parallelism (model replicas behind this server).")
+    ] = None,
+    distributed_executor_backend: Annotated[
+        Literal["mp", "ray"] | None,
+        typer.Option("--distributed-executor-backend", help="GPU: mp (one node) or ray (several nodes, a running Ray cluster)."),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to be ready.")] = 900.0,
     log: Annotated[Path | None, typer.Option(help="Server log file (default: DATA_DIR/logs/vllm-PORT.log).")] = None,
     vllm_arg: Annotated[
@@ -118,6 +131,14 @@ def serve(
 
     data_dir = _data_dir(data_dir)
     loras = parse_loras(lora)
+    parallel = [tensor_parallel_size, pipeline_parallel_size, data_parallel_size, distributed_executor_backend]
+    if any(v is not None for v in parallel) and device != "gpu":
+        from casebank.llm.server import detect_device
+
+        if device == "cpu" or detect_device() == "cpu":
+            err.print("[red]error:[/red] --tensor-parallel-size, --pipeline-parallel-size, --data-parallel-size and "
+                      "--distributed-executor-backend need a GPU (vLLM's CUDA build); this machine serves on CPU")
+            raise typer.Exit(2)
     if model is None:
         model = _prepare(data_dir, "float32", keep_gguf=False)
         name = name or DEFAULT_MODEL_NAME
@@ -136,6 +157,10 @@ def serve(
         kv_cache_gib=kv_cache_gib,
         cpu_threads=threads,
         extra_args=vllm_arg,
+        tensor_parallel_size=tensor_parallel_size,
+        pipeline_parallel_size=pipeline_parallel_size,
+        data_parallel_size=data_parallel_size,
+        distributed_executor_backend=distributed_executor_backend,
     )
 
     # SIGTERM (e.g. from a supervisor) takes the same clean path as Ctrl-C.

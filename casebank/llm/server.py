@@ -76,6 +76,12 @@ class ServerConfig:
     cpu_threads: str | None = None
     """CPU only: ``VLLM_CPU_OMP_THREADS_BIND`` (e.g. ``0-1``); None: the CPUs this process may run on."""
     gpu_memory_utilization: float | None = None
+    tensor_parallel_size: int | None = None
+    """GPU only, like the next three: vLLM's ``--tensor-parallel-size`` (GPUs per model replica)."""
+    pipeline_parallel_size: int | None = None
+    data_parallel_size: int | None = None
+    distributed_executor_backend: str | None = None
+    """``mp`` (one node) or ``ray`` (several nodes: start a Ray cluster first, docs/scale.md)."""
     api_key: str | None = None
     extra_args: Sequence[str] = ()
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -164,10 +170,28 @@ def build_command(cfg: ServerConfig, device: Device = "auto") -> list[str]:
         cmd += ["--max-loras", str(cfg.max_loras or len(cfg.lora_modules))]
     if dev == "gpu" and cfg.gpu_memory_utilization is not None:
         cmd += ["--gpu-memory-utilization", str(cfg.gpu_memory_utilization)]
+    cmd += parallel_args(cfg, dev)
     if cfg.api_key:
         cmd += ["--api-key", cfg.api_key]
     cmd += list(cfg.extra_args)
     return cmd
+
+
+PARALLEL_FLAGS = {
+    "tensor_parallel_size": "--tensor-parallel-size",
+    "pipeline_parallel_size": "--pipeline-parallel-size",
+    "data_parallel_size": "--data-parallel-size",
+    "distributed_executor_backend": "--distributed-executor-backend",
+}
+
+
+def parallel_args(cfg: ServerConfig, dev: Literal["cpu", "gpu"]) -> list[str]:
+    """vLLM's parallelism flags, passed through as given on GPU. The CPU build serves the bundled 0.5B model
+    on one socket: there they are refused, so a GPU deployment's flags never silently mean nothing."""
+    given = {flag: getattr(cfg, name) for name, flag in PARALLEL_FLAGS.items() if getattr(cfg, name) is not None}
+    if given and dev != "gpu":
+        raise ServerError(f"{', '.join(given)} need a GPU (vLLM's CUDA build); this is the CPU server")
+    return [part for flag, value in given.items() for part in (flag, str(value))]
 
 
 def build_env(cfg: ServerConfig, device: Device = "auto", base: Mapping[str, str] | None = None) -> dict[str, str]:
