@@ -18,7 +18,7 @@ import yaml
 
 from casebank.ablate.grid import AblationConfig, AblationGrid
 from casebank.ablate.records import read_records
-from casebank.ablate.runner import AblationRun, failure_mode
+from casebank.ablate.runner import AblationRun, LLMUnavailable, failure_mode
 from casebank.ablate.scripted_llm import create_app
 from casebank.tasks import TaskFileError, load_tasks
 from serving.testing import serve
@@ -111,6 +111,35 @@ def test_concurrent_run_accounts_errors_apart_and_resumes(tmp_path: Path) -> Non
         assert sorted(r.task_id for r in again) == ["broken-llm", "broken-llm"]
         assert len(read_records(tmp_path / "run")) == 8
         assert httpx.get(f"{url}/stats").json()["requests"] > before
+
+
+def test_episodes_spread_over_several_servers_and_a_dead_one_costs_no_episode(tmp_path: Path) -> None:
+    import socket
+
+    tasks = [t for t in load_tasks(write_tasks(tmp_path / "suite")) if t.id.startswith("w-")]
+    grid = AblationGrid(configs=[{"name": "a", "strategy": "none", "k": 0}], repeats=4)
+    with socket.socket() as s:  # a port nobody listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    with serve(create_app(model="qwen2.5-coder-0.5b-instruct", delay_s=0.1)) as one, serve(create_app(model="qwen2.5-coder-0.5b-instruct", delay_s=0.1)) as two:
+        run = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run", llm_url=f"{one}/v1,{two}/v1", seed_file=seeds.FIXTURE_FILE, concurrency=4)
+        run.run()
+        records = read_records(tmp_path / "run")
+        assert len(records) == 8 and all(r.status == "success" for r in records)
+        served = [httpx.get(f"{url}/stats").json()["requests"] for url in (one, two)]
+        assert min(served) >= 6, served  # both took episodes (3 calls each)
+        # a refused server is skipped: its episode is retried on the live one, never an error
+        with pytest.raises(LLMUnavailable):  # the start checks every server
+            AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run2", llm_url=f"{dead},{one}/v1", seed_file=seeds.FIXTURE_FILE).run()
+        flaky = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run3", llm_url=f"{dead},{one}/v1", seed_file=seeds.FIXTURE_FILE,
+                            concurrency=2, max_attempts=2)  # fmt: skip
+        flaky.run_dir.mkdir(parents=True)
+        flaky.prepare = lambda: None  # type: ignore[method-assign]  # as if the server died after the start check
+        flaky.run()
+        recs = read_records(tmp_path / "run3")
+        assert len(recs) == 8 and all(r.status == "success" for r in recs), [(r.status, r.error) for r in recs]
+        assert any(r.attempts == 2 for r in recs)  # some episode met the dead server first
+        assert flaky.pool.snapshot()[0].failures >= 1
 
 
 def test_online_runs_write_to_their_own_bank_in_a_fixed_order(tmp_path: Path) -> None:

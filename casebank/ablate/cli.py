@@ -43,7 +43,7 @@ def ablate(
     level: Annotated[list[int], typer.Option("--level", help="Keep tasks of this level (repeatable).")] = [],  # noqa: B006
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many tasks (after filters, in id order).")] = None,
     seeds_file: Annotated[Path | None, typer.Option("--seeds", help="Cases the banks are built from (default: the bundled seeds).")] = None,
-    llm_url: Annotated[str, typer.Option("--llm-url", help="OpenAI-compatible base URL.")] = "http://127.0.0.1:8001/v1",
+    llm_url: Annotated[str, typer.Option("--llm-url", help="OpenAI-compatible base URL; several, comma-separated, share the episodes.")] = "http://127.0.0.1:8001/v1",
     concurrency: Annotated[int, typer.Option("--concurrency", help="Episodes in flight (vLLM batches them).")] = 4,
     max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per episode on infrastructure errors.")] = 3,
     out: Annotated[Path | None, typer.Option("--out", help="Run dir (default: DATA_DIR/ablations/<hash of the grid>).")] = None,

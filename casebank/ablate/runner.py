@@ -10,6 +10,9 @@
   bank size before each episode. A `seed_subset` builds its bank from a fixed random subset of seeds.
 - Infrastructure errors (LLM unreachable, 5xx, HTTP timeouts) are retried up to `max_attempts` times,
   then recorded as `error`: never a task failure.
+- Several servers (`llm_url` comma-separated): each episode leases the least busy live one
+  (`casebank.llm.endpoints.EndpointPool`); one that refuses connections is left out for a while and the
+  retry goes to another, so one server down does not stop the run.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from agent.trajectory import StepRecord
 from casebank.ablate.grid import AblationConfig, AblationGrid
 from casebank.ablate.records import CONFIGS_FILE, RUN_FILE, EpisodeRecord, append_record, read_records
 from casebank.config import Settings
+from casebank.llm.endpoints import EndpointPool, parse_urls
 from casebank.models import Case
 from casebank.tasks import Task
 
@@ -45,6 +49,12 @@ def _infra_errors() -> tuple[type[BaseException], ...]:
         httpx.TransportError,
         ConnectionError,
     )
+
+
+def _unreachable(error: BaseException) -> bool:
+    import openai
+
+    return isinstance(error, (openai.APIConnectionError, httpx.ConnectError, ConnectionError)) and not isinstance(error, openai.APITimeoutError)
 
 
 class LLMUnavailable(RuntimeError):
@@ -89,7 +99,16 @@ def harness_fingerprint() -> str:
 
 
 def server_counters(llm_url: str) -> dict[str, float]:
-    """vLLM's cumulative counters from its Prometheus /metrics ({} when the server has none)."""
+    """vLLM's cumulative counters from its Prometheus /metrics ({} when the server has none), summed over
+    the servers of a comma-separated `llm_url`."""
+    out: dict[str, float] = {}
+    for url in parse_urls(llm_url):
+        for key, value in _counters(url).items():
+            out[key] = out.get(key, 0.0) + value
+    return out
+
+
+def _counters(llm_url: str) -> dict[str, float]:
     base = llm_url.rstrip("/").removesuffix("/v1")
     try:
         text = httpx.get(f"{base}/metrics", timeout=10).text
@@ -161,6 +180,8 @@ class AblationRun:
         self._write_lock = threading.Lock()
         self._max_model_len: dict[str, int] = {}
         self._steps: dict[tuple[str, str, int], tuple[list[StepRecord], str | None]] = {}
+        # Several servers (comma-separated --llm-url): each episode leases the least busy live one.
+        self.pool = EndpointPool(self.llm_url)
 
     # ---- planning ------------------------------------------------------------------------------------
     def jobs(self) -> list[Job]:
@@ -205,11 +226,14 @@ class AblationRun:
             "grid": self.grid.model_dump(mode="json"),
         }
         (self.run_dir / RUN_FILE).write_text(json.dumps(run, indent=2, sort_keys=True))
-        served = served_models(self.llm_url, self.api_key)
-        missing = sorted({c.model for c in self.configs} - set(served))
-        if missing:
-            raise LLMUnavailable(f"the server at {self.llm_url} does not serve {', '.join(missing)} (it serves {', '.join(served)})")
-        self._max_model_len = {name: int(n or 8192) for name, n in served.items()}
+        # Every server must serve every model of the grid; a model's context is the smallest served.
+        for url in self.pool.urls:
+            served = served_models(url, self.api_key)
+            missing = sorted({c.model for c in self.configs} - set(served))
+            if missing:
+                raise LLMUnavailable(f"the server at {url} does not serve {', '.join(missing)} (it serves {', '.join(served)})")
+            for name, n in served.items():
+                self._max_model_len[name] = min(self._max_model_len.get(name, 1 << 30), int(n or 8192))
 
     def run(self, on_start: Callable[[list[Job]], None] | None = None) -> list[EpisodeRecord]:
         self.prepare()
@@ -276,17 +300,20 @@ class AblationRun:
         for attempt in range(1, self.max_attempts + 1):
             timed = TimedStore(bank) if bank is not None else None
             bank_size = bank.count() if (bank is not None and config.write_back == "online") else None
-            agent_config = self.agent_config(config, job.repeat)
-            agent = Agent(agent_config, timed, checkpointer=_memory_saver())
-            started = time.perf_counter()
-            try:
-                result = agent.run_task(task)
-            except errors as e:
-                last_error = f"{type(e).__name__}: {e}"
-                time.sleep(min(30.0, 2.0**attempt))
-                continue
-            finally:
-                agent.close()
+            with self.pool.lease() as url:
+                agent_config = self.agent_config(config, job.repeat).model_copy(update={"llm_url": url})
+                agent = Agent(agent_config, timed, checkpointer=_memory_saver())
+                started = time.perf_counter()
+                try:
+                    result = agent.run_task(task)
+                except errors as e:
+                    last_error = f"{type(e).__name__}: {e}"
+                    if _unreachable(e):
+                        self.pool.mark_down(url)  # the next attempt leases another server, if there is one
+                    time.sleep(min(30.0, 2.0**attempt))
+                    continue
+                finally:
+                    agent.close()
             self._steps[(job.config.content_hash, job.task.id, job.repeat)] = (result.steps, result.answer)
             return self._record(job, result, attempt, timed, bank_size, time.perf_counter() - started)
         return EpisodeRecord(
