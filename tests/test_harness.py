@@ -267,3 +267,13 @@ def test_tool_choice_lever_reaches_the_request() -> None:
         bound = make_chat_model(AgentConfig(harness=Harness(tool_choice=choice)))
         assert bound.kwargs["tool_choice"] == choice  # type: ignore[attr-defined]
         assert [t["function"]["name"] for t in bound.kwargs["tools"]][-1] == "submit"  # type: ignore[attr-defined]
+
+
+def test_a_no_op_edit_is_an_error_and_changes_nothing(tmp_path: Path) -> None:
+    # A small model "fixes" code with old == new and then loops edit/run on an unchanged file.
+    replies = [tool_call("edit_file", {"path": "out.txt", "old": "ko", "new": "ko"}), tool_call("edit_file", {"path": "out.txt", "old": "ko", "new": "ok"}),
+               tool_call("submit", {"summary": "fixed"})]  # fmt: skip
+    a, _ = agent(tmp_path, replies, OFF)
+    result = a.run_task(task({"out.txt": "ko\n"}))
+    assert not result.steps[0].ok and "same text" in result.steps[0].observation
+    assert result.steps[1].ok and result.outcome.verified_success

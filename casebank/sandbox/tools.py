@@ -209,6 +209,8 @@ class ToolExecutor:
         return ToolResult(f"wrote {len(data)} bytes to {path}")
 
     def _tool_edit_file(self, path: str, old: str, new: str) -> ToolResult:
+        if old == new:  # a small model "fixes" code this way, then loops edit/run on an unchanged file
+            raise ToolError(f"`old` and `new` are the same text: {path} would not change. Write the corrected text in `new`.")
         with self.workspace.open(path, os.O_RDWR) as fd:
             text = _read_up_to(fd, os.fstat(fd).st_size).decode("utf-8", errors="replace")
             count = text.count(old) if old else 0
