@@ -85,6 +85,16 @@ def test_failure_modes() -> None:
     assert failure_mode("step limit: 12", [StepRecord(tool="write_file", args={}, observation="x")], submitted=False) == "step_limit"
 
 
+def test_jobs_are_task_major_and_cheap_levels_first(tmp_path: Path) -> None:
+    from casebank.tasks import Task
+
+    tasks = [Task(id=f"t{n}", family="general", instruction="x", check="pass\n", level=level) for n, level in enumerate([3, 1, 2, 1])]
+    grid = AblationGrid(configs=[{"name": "a", "strategy": "none", "k": 0}, {"name": "b", "strategy": "bm25", "k": 2}])
+    run = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path, llm_url="http://127.0.0.1:9/v1", seed_file=seeds.FIXTURE_FILE)
+    order = [(j.task.id, j.config.name) for j in run.jobs()]
+    assert order == [("t1", "a"), ("t1", "b"), ("t3", "a"), ("t3", "b"), ("t2", "a"), ("t2", "b"), ("t0", "a"), ("t0", "b")]
+
+
 # ---- runs against a scripted server -----------------------------------------------------------------------
 def test_concurrent_run_accounts_errors_apart_and_resumes(tmp_path: Path) -> None:
     tasks = load_tasks(write_tasks(tmp_path / "suite"))

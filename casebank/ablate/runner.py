@@ -3,7 +3,8 @@
 - Every (config, task, repeat) is one episode; a finished one is one line in RUN_DIR/episodes.jsonl.
   Rerunning skips every episode with a `success` or `failure` record (an `error` one runs again).
 - Episodes are ordered task-major (task 1 under every config, then task 2, ...), so a run stopped
-  half-way still holds paired data.
+  half-way still holds paired data; tasks go by level, the cheap low levels first (in load order
+  within a level), so a long CPU run has its level-1 table first.
 - Isolation: `write_back: off` configs share RUN_DIR/banks/base, built from the seed file, which
   nothing writes (no write-back, no usage counters). Each `online` config works on its own copy,
   RUN_DIR/banks/online-<hash>, runs its tasks one at a time in a fixed shuffled order, and records the
@@ -187,7 +188,7 @@ class AblationRun:
     def jobs(self) -> list[Job]:
         """Every episode of the grid, task-major; online configs in their fixed shuffled order."""
         jobs: list[Job] = []
-        for task in self.tasks:
+        for task in sorted(self.tasks, key=lambda t: getattr(t, "level", 3)):  # stable: load order within a level
             for config in self.configs:
                 if config.write_back == "off":
                     jobs += [Job(config, task, r) for r in range(self.grid.repeats)]
