@@ -11,7 +11,8 @@
                         it; after a change to any other file: submit if done; after a run: submit the
                         answer it printed, if it answers the task)
     copy_guard          a submit whose summary is copied word for word from an example (the primer's or a
-                        retrieved case's) is refused once, with a note to answer this task
+                        retrieved case's) or from a tool's description is refused once, with a note to
+                        answer this task
     case_format         retrieved cases as text in the system prompt, or as earlier chat turns
     context_budget      observations capped in tokens; older ones shortened before a request overflows;
                         a context-length 400 shrinks the prompt and retries instead of ending the episode
@@ -49,8 +50,8 @@ EMPTY = "The workspace is empty."
 NEXT_HINTS = {"write_file": "hint_write.md", "edit_file": "hint_write.md", "run": "hint_run.md"}
 # A change to a file that is not a program has nothing to run: the hint says to submit when done.
 CODE_FILE = re.compile(r"\.(py|sh)$")
-COPY_NOTE = ("[not submitted: this summary is copied word for word from an example, which was a different task. "
-             "Look at the output of your last step and submit the answer for this task.]")
+COPY_NOTE = ("[not submitted: this summary is copied word for word from an example (a different task) or from the "
+             "instructions. Look at the output of your last step and submit the answer for this task.]")
 TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py)$")
 
 
@@ -387,8 +388,11 @@ def _norm(text: str) -> str:
 
 
 def example_answers(harness: Harness, cases: Sequence[Any] = ()) -> list[str]:
-    """The submit summaries the model is shown in examples: the primer's and the retrieved cases'."""
-    answers = []
+    """Texts a summary must not be a copy of: the submit summaries the model is shown in examples (the
+    primer's and the retrieved cases'), and the tools' descriptions (a 0.5B model submits those too)."""
+    from agent.model import tool_schemas
+
+    answers = [t["function"].get("description", "") for t in tool_schemas()]
     turns = primer_turns(harness.primer_file) if harness.primer else []
     for m in [*turns, *case_turns(cases)]:
         if isinstance(m, AIMessage):

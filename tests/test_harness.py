@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from openai import BadRequestError
 
 from agent.config import AgentConfig
-from agent.harness import COPY_NOTE, GATE_NOTE, Harness, build_prompt, example_answers, fit, parse_text_calls, prompt_tokens
+from agent.harness import COPY_NOTE, GATE_NOTE, Harness, build_prompt, example_answers, fit, is_copied, parse_text_calls, prompt_tokens
 from agent.runner import Agent
 from agent.testing import ScriptedChatModel, text_reply, tool_call
 from casebank.prompts import load as load_prompt
@@ -128,7 +128,11 @@ def test_example_answers_hold_the_primer_and_the_retrieved_cases() -> None:
     summary = summary["summary"] if isinstance(summary, dict) else __import__("json").loads(summary)["summary"]
     assert summary in example_answers(Harness(primer=False), [case])
     assert "6 * 7 = 42" in example_answers(Harness(), [])
-    assert example_answers(Harness(primer=False), []) == []
+    from agent.model import tool_schemas
+
+    submit = next(t["function"]["description"] for t in tool_schemas() if t["function"]["name"] == "submit")
+    assert example_answers(Harness(primer=False), []) == sorted({t["function"]["description"] for t in tool_schemas()})
+    assert is_copied(f"  {submit.upper()} ", example_answers(Harness(primer=False), []))
 
 
 def test_loop_break_redecodes_a_repeated_call_by_sampling(tmp_path: Path) -> None:
