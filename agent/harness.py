@@ -4,15 +4,16 @@
     workspace_context   the first user message of a turn carries the file listing and small files
     hide_explore        while the overview shows every file, the first call cannot be list_files (nor,
                         in an empty workspace, read_file or edit_file)
-    primer              tiny fixed examples of the workflow (`primer_file`: compute an answer with a command
-                        and submit it; count with grep; write, run, submit; edit a config, submit), as
-                        text in the system prompt or as earlier chat turns (`primer_format`)
+    primer              tiny fixed examples (`primer_file`: primer.json answers at once, then writes, runs
+                        and submits; primer_workflow.json computes an answer with a command, counts with
+                        grep, writes-runs-submits, edits a config), as earlier chat turns or as text in
+                        the system prompt (`primer_format`)
     next_hint           the latest observation ends with the usual next step (after a change to code: run
                         it; after a change to any other file: submit if done; after a run: submit the
                         answer it printed, if it answers the task)
     copy_guard          a submit whose summary is copied word for word from an example (the primer's or a
-                        retrieved case's) or from a tool's description is refused once, with a note to
-                        answer this task
+                        retrieved case's) or from a tool's or argument's description is refused once,
+                        with a note to answer this task
     case_format         retrieved cases as text in the system prompt, or as earlier chat turns
     context_budget      observations capped in tokens; older ones shortened before a request overflows;
                         a context-length 400 shrinks the prompt and retries instead of ending the episode
@@ -62,7 +63,7 @@ class Harness(BaseModel):
     context_files_tokens: int = Field(1200, ge=0, description="Tokens of small files' content shown up front.")
     hide_explore: bool = True
     primer: bool = True
-    primer_format: Literal["system", "turns"] = Field("system", description="The primer as text in the system prompt, or as earlier chat turns.")
+    primer_format: Literal["system", "turns"] = Field("turns", description="The primer as earlier chat turns, or as text in the system prompt.")
     primer_file: str = Field("primer.json", pattern=r"^primer[\w-]*\.json$", description="Which primer (casebank/prompts/).")
     next_hint: bool = True
     case_format: Literal["system", "turns"] = "system"
@@ -392,12 +393,16 @@ def example_answers(harness: Harness, cases: Sequence[Any] = ()) -> list[str]:
     primer's and the retrieved cases'), and the tools' descriptions (a 0.5B model submits those too)."""
     from agent.model import tool_schemas
 
-    answers = [t["function"].get("description", "") for t in tool_schemas()]
+    answers = []
+    for tool in tool_schemas():
+        function = tool["function"]
+        answers += [function.get("description", "")] + [p.get("description", "") for p in function["parameters"]["properties"].values()]
     turns = primer_turns(harness.primer_file) if harness.primer else []
     for m in [*turns, *case_turns(cases)]:
         if isinstance(m, AIMessage):
             answers += [str(c["args"].get("summary", "")) for c in m.tool_calls if c["name"] == "submit"]
-    return sorted({a for a in answers if a.strip()})
+    # Sentences only: a copied number or name ("42") may well be this task's right answer too.
+    return sorted({a for a in answers if len(a.split()) >= 3})
 
 
 def is_copied(summary: str, answers: Sequence[str]) -> bool:

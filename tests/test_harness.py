@@ -77,13 +77,13 @@ def test_primer_and_next_hint(tmp_path: Path) -> None:
     a, model = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "next_hint": True}))
     result = a.run_task(task({}))
     assert result.outcome.verified_success
-    # the primer goes as text in the system prompt by default, as earlier chat turns with primer_format=turns
-    assert isinstance(model.calls[0][0], SystemMessage) and "What is 6 * 7?" in str(model.calls[0][0].content)
-    assert not any(isinstance(m, HumanMessage) and "What is 6 * 7?" in str(m.content) for m in model.calls[0])
-    t, model_t = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "primer_format": "turns"}))
+    # the primer goes as earlier chat turns by default, as text in the system prompt with primer_format=system
+    assert any(isinstance(m, HumanMessage) and "What is 6 * 7?" in str(m.content) for m in model.calls[0])
+    assert "What is 6 * 7?" not in str(model.calls[0][0].content)
+    t, model_t = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "primer_format": "system"}))
     t.run_task(task({}))
-    assert any(isinstance(m, HumanMessage) and "What is 6 * 7?" in str(m.content) for m in model_t.calls[0])
-    assert "What is 6 * 7?" not in str(model_t.calls[0][0].content)
+    assert isinstance(model_t.calls[0][0], SystemMessage) and "What is 6 * 7?" in str(model_t.calls[0][0].content)
+    assert not any(isinstance(m, HumanMessage) and "What is 6 * 7?" in str(m.content) for m in model_t.calls[0])
     # a changed text file: submit when done; a changed program: run it; a run: submit what it printed
     assert str(model.calls[1][-1].content).endswith(load_prompt("hint_edit.md"))
     assert str(model.calls[2][-1].content).endswith(load_prompt("hint_write.md"))
@@ -95,21 +95,21 @@ def test_primer_and_next_hint(tmp_path: Path) -> None:
     b, model_b = agent(tmp_path, replies, OFF)
     b.run_task(task({}))
     assert not any("What is 6 * 7?" in str(m.content) for m in model_b.calls[0])
-    c, model_c = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "primer_file": "primer_v1.json"}))
+    c, model_c = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "primer_file": "primer_workflow.json"}))
     c.run_task(task({}))
-    assert any("greet.py" in str(m.content) for m in model_c.calls[0])
+    assert any("sum.py" in str(m.content) for m in model_c.calls[0])
     with pytest.raises(ValueError):
         Harness(primer_file="../system.md")
 
 
 def test_copy_guard_refuses_an_example_answer_once(tmp_path: Path) -> None:
-    copied = tool_call("submit", {"summary": "  6 * 7 =   42"})  # the primer's answer, spaced differently
+    copied = tool_call("submit", {"summary": "  greet.py prints:   hi there"})  # the primer's answer, spaced differently
     replies = [copied, tool_call("write_file", {"path": "out.txt", "content": "ok"}), copied]
     on, _ = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "copy_guard": True}))
     result = on.run_task(task({}))
     assert result.steps[0].observation == COPY_NOTE and not result.steps[0].ok
     # the second time it stands (a chat's true answer may match an example's)
-    assert result.answer == "  6 * 7 =   42" and result.outcome.verified_success
+    assert result.answer == "  greet.py prints:   hi there" and result.outcome.verified_success
     off, _ = agent(tmp_path, replies, OFF.model_copy(update={"primer": True}))
     result_off = off.run_task(task({}))
     assert result_off.steps[0].observation == "submitted" and not result_off.outcome.verified_success
@@ -127,11 +127,15 @@ def test_example_answers_hold_the_primer_and_the_retrieved_cases() -> None:
     summary = next(c.function.arguments for m in case.messages if m.role == "assistant" for c in m.tool_calls or [] if c.function.name == "submit")
     summary = summary["summary"] if isinstance(summary, dict) else __import__("json").loads(summary)["summary"]
     assert summary in example_answers(Harness(primer=False), [case])
-    assert "6 * 7 = 42" in example_answers(Harness(), [])
+    assert "greet.py prints: hi there" in example_answers(Harness(), [])
+    assert "42" not in example_answers(Harness(), [])  # too short to tell a copy from a right answer
+    assert "plan.txt has 2 TODO lines." in example_answers(Harness(primer_file="primer_workflow.json"), [])
     from agent.model import tool_schemas
 
     submit = next(t["function"]["description"] for t in tool_schemas() if t["function"]["name"] == "submit")
-    assert example_answers(Harness(primer=False), []) == sorted({t["function"]["description"] for t in tool_schemas()})
+    described = {t["function"]["description"] for t in tool_schemas()} | {
+        p["description"] for t in tool_schemas() for p in t["function"]["parameters"]["properties"].values() if "description" in p}
+    assert example_answers(Harness(primer=False), []) == sorted(described)
     assert is_copied(f"  {submit.upper()} ", example_answers(Harness(primer=False), []))
 
 

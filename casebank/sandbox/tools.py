@@ -31,9 +31,7 @@ def _tool(name: str, description: str, properties: dict[str, Any], required: lis
             "function": {
                 "name": name,
                 "description": description,
-                # No other keys: with guided decoding (tool_choice=required) the model cannot invent
-                # arguments (a 0.5B model adds e.g. `output` to `run`, copying the observation format).
-                "parameters": {"type": "object", "properties": properties, "required": required, "additionalProperties": False},
+                "parameters": {"type": "object", "properties": properties, "required": required},
             },
         }
     )
@@ -53,8 +51,8 @@ TOOLS: list[ToolSpec] = [
     _tool("run", "Run a shell command in the workspace; returns exit code and output.", {"command": _STR}, ["command"]),
     _tool(
         "submit",
-        "Finish the task; `summary` is what you tell the user.",
-        {"summary": _STR},
+        "Finish the task.",
+        {"summary": {"type": "string", "description": "Your final answer: the answer to the question, or what you changed and what it printed."}},
         ["summary"],
     ),
 ]
