@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from agent.config import DEFAULT_MODEL
+from agent.config import DEFAULT_EPISODE_TIMEOUT_S, DEFAULT_MODEL
 from casebank.config import Settings, Strategy, TomlAndEnvSettings
 from casebank.llm.endpoints import parse_urls
 
@@ -109,7 +109,7 @@ class ServerSettings(TomlAndEnvSettings):
     max_message_chars: int = Field(32_000, gt=0, description="Characters per message.")
     max_steps: int = Field(15, ge=1, description="Model calls per chat turn (the default, and the cap on requests).")
     max_tokens: int = Field(1024, gt=0, description="Completion tokens per model call (the default, and the cap).")
-    episode_timeout_s: float = Field(600.0, gt=0, description="Wall-clock limit of one chat turn.")
+    episode_timeout_s: float = Field(DEFAULT_EPISODE_TIMEOUT_S, gt=0, description="Wall-clock safety net of one chat turn (as for tasks).")
     workers: int = Field(32, ge=1, description="Threads running agent turns concurrently.")
 
     # ---- the LLM backend (vLLM's OpenAI-compatible server) ----

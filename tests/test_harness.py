@@ -285,3 +285,12 @@ def test_a_no_op_edit_is_an_error_and_changes_nothing(tmp_path: Path) -> None:
     result = a.run_task(task({"out.txt": "ko\n"}))
     assert not result.steps[0].ok and "same text" in result.steps[0].observation
     assert result.steps[1].ok and result.outcome.verified_success
+
+
+def test_one_wall_clock_safety_net_for_tasks_run_and_chat() -> None:
+    # A CPU LLM at ~6 tok/s must not have its chats cut at a shorter limit than its task episodes.
+    from agent.config import DEFAULT_EPISODE_TIMEOUT_S
+    from serving.config import ServerSettings
+
+    task_ = Task(id="t", family="general", instruction="x", check="pass\n", timeout_s=5)
+    assert AgentConfig().timeout_for(task_.timeout_s) == DEFAULT_EPISODE_TIMEOUT_S == ServerSettings().episode_timeout_s == 1800
