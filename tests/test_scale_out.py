@@ -194,7 +194,7 @@ def start_replica(name: str, env: dict[str, str], tmp: Path) -> Replica:
 def wait_ready(replica: Replica, deadline: float) -> None:
     while True:
         try:
-            if httpx.get(f"{replica.url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{replica.url}/readyz", timeout=15).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -224,7 +224,7 @@ def cluster(postgres: str, chroma_server: str, tmp_path_factory: pytest.TempPath
         }
         replicas = [start_replica(name, env, tmp) for name in ("a", "b")]
         try:
-            deadline = time.monotonic() + 180
+            deadline = time.monotonic() + 360  # a loaded CI machine: replicas load the embedder, reach Postgres and Chroma
             for replica in replicas:
                 wait_ready(replica, deadline)
             yield Cluster(replicas[0], replicas[1], bank, workspaces)
