@@ -165,12 +165,14 @@ def _register_subcommands() -> None:
     from agent.cli import run_app
     from casebank.ablate.cli import ablate_app
     from casebank.ablate.report_cli import report_app
+    from casebank.finetune.cli import finetune_app
     from casebank.llm.cli import app as llm_app
     from serving.cli import serve_app
 
     app.add_typer(run_app)
     app.add_typer(ablate_app)
     app.add_typer(report_app)
+    app.add_typer(finetune_app)
     app.add_typer(serve_app)
     app.add_typer(llm_app, name="llm", help="Serve the LLM with vLLM.")
 

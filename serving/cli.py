@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from casebank.llm.cli import parse_loras
+from casebank.llm.cli import check_loras, parse_loras
 
 serve_app = typer.Typer(help="The chat API.")
 console = Console()
@@ -47,6 +47,7 @@ def serve(
 
     from agent.checkpoint import CheckpointError
     from serving.app import create_app
+    from serving.config import absent_profile_reason
 
     if start_llm and llm_url:
         err.print("[red]error:[/red] give --llm-url or --start-llm, not both")
@@ -56,8 +57,10 @@ def serve(
     bank_settings = _bank_settings(settings)
     llm_server, proc = None, None
     if start_llm:
-        llm_server, proc, url = _start_llm(settings, bank_settings, llm_port, llm_model_path, parse_loras(lora or []))
+        llm_server, proc, url = _start_llm(settings, bank_settings, llm_port, llm_model_path, _loras(lora, bank_settings))
         settings = settings.model_copy(update={"llm_url": url})
+    if "casebank-ft" not in settings.profiles and (why := absent_profile_reason("casebank-ft")):
+        console.print(f"[dim]{escape(why)}[/dim]")
     try:
         console.print(f"[bold]casebank API[/bold] on http://{settings.host}:{settings.port}/v1; LLM at {settings.llm_url}; "
                       f"models: {', '.join(settings.profiles)}; auth {'on' if settings.auth_enabled else 'off'}")
@@ -139,6 +142,19 @@ def _announce_when_ready(server: Any, settings: Any) -> None:
     console.print(f"  curl -s {base}/chat/completions -H 'Content-Type: application/json'{auth} -d '{body}'", markup=False, highlight=False)
 
 
+def _loras(lora: list[str] | None, bank_settings: Any) -> dict[str, Path]:
+    """The adapters for --start-llm: those given with --lora, else the fine-tuned `casebank-ft` when the data dir
+    (DATA_DIR/adapters/casebank-ft) or the package (casebank/adapters/casebank-ft) holds one, so `make serve`
+    offers the casebank-ft profiles whenever an adapter exists."""
+    if lora:
+        return parse_loras(lora)
+    from casebank.finetune.manifest import ADAPTER_NAME, find_adapter
+
+    folder, note = find_adapter(bank_settings.data_dir)
+    console.print(f"[dim]{escape(note)}[/dim]")
+    return {ADAPTER_NAME: folder} if folder is not None else {}
+
+
 def _start_llm(settings: Any, bank_settings: Any, llm_port: int, model_path: Path | None, loras: dict[str, Path]) -> tuple[Any, Any, str]:
     if importlib.util.find_spec("casebank.llm.server") is None:
         err.print("[red]error:[/red] --start-llm needs casebank.llm.server, which is not installed; start vLLM yourself and pass --llm-url")
@@ -150,8 +166,9 @@ def _start_llm(settings: Any, bank_settings: Any, llm_port: int, model_path: Pat
 
         console.print("[dim]preparing the bundled model ...[/dim]")
         model_path = ensure_default_model(bank_settings.data_dir)
+    max_lora_rank = check_loras(loras)  # each adapter's sha256 against its manifest; a mismatch stops here
     cfg = llm_server.ServerConfig(model=model_path, served_model_name=settings.llm_model, port=llm_port,
-                                  data_dir=bank_settings.data_dir, lora_modules=loras, api_key=None)
+                                  data_dir=bank_settings.data_dir, lora_modules=loras, max_lora_rank=max_lora_rank, api_key=None)
     try:
         proc = llm_server.start_vllm(cfg)
     except llm_server.ServerError as e:

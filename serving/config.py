@@ -36,12 +36,52 @@ class Profile(BaseModel):
     description: str = ""
 
 
-def default_profiles() -> dict[str, Profile]:
+def ft_profiles() -> dict[str, Profile]:
+    """The fine-tuned road: the LoRA adapter `casebank finetune` trains, which vLLM serves under the name
+    casebank-ft (`casebank llm serve --lora casebank-ft=DIR`; `casebank serve --start-llm` adds it itself)."""
+    from casebank.finetune.manifest import ADAPTER_NAME
+
     return {
+        "casebank-ft": Profile(model=ADAPTER_NAME, strategy="none", k=0,
+                               description="The model fine-tuned on the seeds (LoRA adapter casebank-ft), no retrieved cases."),
+        "casebank-ft-cases": Profile(model=ADAPTER_NAME, strategy="hybrid", k=4,
+                                     description="The fine-tuned model plus 4 retrieved cases (hybrid BM25 + dense)."),
+    }
+
+
+def _data_dir() -> Path:
+    try:
+        return Path(Settings().data_dir)
+    except Exception:  # a broken settings file is reported where the bank's settings are read
+        return Path(os.environ.get("CASEBANK_DATA_DIR", ".casebank"))
+
+
+def adapter_note(data_dir: Path | None = None) -> tuple[bool, str]:
+    """Whether a fine-tuned adapter exists (DATA_DIR/adapters/casebank-ft or the bundled one) and where, or why not."""
+    from casebank.finetune.manifest import find_adapter
+
+    folder, note = find_adapter(data_dir or _data_dir())
+    return folder is not None, note
+
+
+def absent_profile_reason(name: str) -> str | None:
+    """Why a known profile is not offered (the fine-tuned ones without an adapter), or None."""
+    if name not in ft_profiles():
+        return None
+    found, note = adapter_note()
+    return None if found else f"the fine-tuned profiles are not offered: {note}"
+
+
+def default_profiles() -> dict[str, Profile]:
+    """The three in-context profiles, and the two fine-tuned ones when an adapter exists to serve."""
+    profiles = {
         "casebank": Profile(strategy="hybrid", k=4, description="Retrieves 4 solved cases (hybrid BM25 + dense)."),
         "casebank-dense": Profile(strategy="dense", k=4, description="Retrieves 4 solved cases (dense only)."),
         "casebank-nocases": Profile(strategy="none", k=0, description="No retrieved cases: the bare model."),
     }
+    if adapter_note()[0]:
+        profiles.update(ft_profiles())
+    return profiles
 
 
 StrList = Annotated[list[str], NoDecode]

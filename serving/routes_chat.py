@@ -21,6 +21,7 @@ from agent.runner import CONVERSATION_ID, EpisodeResult, new_conversation_id
 from agent.trajectory import steps_of
 from casebank.models import approx_tokens
 from serving.auth import Principal, require_key
+from serving.config import absent_profile_reason
 from serving.errors import APIError, error_responses
 from serving.schemas import ChatCompletion, ChatCompletionRequest, FeedbackRequest, FeedbackResponse
 from serving.service import ChatService, Turn, TurnStream
@@ -50,8 +51,9 @@ def make_turn(request: Request, body: ChatCompletionRequest, header_conversation
     settings = service_of(request).settings
     profile = settings.profiles.get(body.model)
     if profile is None:
-        raise APIError(404, f"The model '{body.model}' does not exist; available: {', '.join(settings.profiles)}.",
-                       param="model", code="model_not_found", type="invalid_request_error")
+        why = absent_profile_reason(body.model)
+        raise APIError(404, f"The model '{body.model}' does not exist{f' here ({why})' if why else ''}; available: "
+                       f"{', '.join(settings.profiles)}.", param="model", code="model_not_found", type="invalid_request_error")
     if len(body.messages) > settings.max_messages:
         raise APIError(422, f"Too many messages: {len(body.messages)}, the limit is {settings.max_messages}.", param="messages",
                        code="too_many_messages")
@@ -90,6 +92,10 @@ def api_error(exc: BaseException, request: Request) -> APIError:
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
         return APIError(503, f"The language model backend at {url} is unavailable ({exc}); the message was not recorded, "
                         "please retry later.", code="llm_unavailable", headers={"Retry-After": "5"})
+    if isinstance(exc, openai.NotFoundError):  # the backend does not serve this profile's model (e.g. no adapter loaded)
+        return APIError(503, f"The language model backend at {url} does not serve the model this profile needs "
+                        f"({exc.message}); for the fine-tuned profiles start vLLM with `casebank llm serve --lora "
+                        "casebank-ft=DIR`. The message was not recorded.", code="model_not_served", headers={"Retry-After": "30"})
     if isinstance(exc, openai.APIStatusError):
         return APIError(502, f"The language model backend at {url} answered {exc.status_code}: {exc.message}", code="llm_error")
     log.error("chat turn failed", exc_info=exc)

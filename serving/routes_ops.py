@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from serving.auth import require_key
-from serving.config import ServerSettings
+from serving.config import ServerSettings, absent_profile_reason
 from serving.errors import OPTIONS_ROUTE, APIError, allowed_methods, error_responses
 from serving.schemas import Check, Health, ModelCard, ModelList, ModelProfileOut, Readiness
 
@@ -37,7 +37,9 @@ async def list_models(request: Request) -> ModelList:
 async def get_model(request: Request, model: str) -> ModelCard:
     settings: ServerSettings = request.app.state.settings
     if model not in settings.profiles:
-        raise APIError(404, f"The model '{model}' does not exist.", param="model", code="model_not_found", type="invalid_request_error")
+        why = absent_profile_reason(model)
+        raise APIError(404, f"The model '{model}' does not exist{f' here ({why})' if why else ''}.", param="model",
+                       code="model_not_found", type="invalid_request_error")
     return model_card(settings, model)
 
 

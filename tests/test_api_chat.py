@@ -23,7 +23,7 @@ from casebank.bank import CaseBank
 from casebank.config import Settings
 from casebank.models import Case, FunctionCall, Message, Outcome, ToolCall
 from serving.app import create_app
-from serving.config import ServerSettings
+from serving.config import ServerSettings, adapter_note, ft_profiles
 from serving.testing import EchoToolModel, agent_factory_for, closed_port, serve
 
 SEEDS = [
@@ -289,7 +289,9 @@ def test_a_turn_that_fails_on_the_backend_leaves_no_trace(bank: CaseBank, tmp_pa
 # ---- models, health, metrics -----------------------------------------------------------------------------------
 def test_models_health_and_metrics(client: openai.OpenAI, url: str) -> None:
     models = client.models.list()
-    assert [m.id for m in models.data] == ["casebank", "casebank-dense", "casebank-nocases"]
+    # The fine-tuned profiles join when an adapter exists (DATA_DIR/adapters/casebank-ft or the bundled one).
+    fine_tuned = list(ft_profiles()) if adapter_note()[0] else []
+    assert [m.id for m in models.data] == ["casebank", "casebank-dense", "casebank-nocases", *fine_tuned]
     assert models.data[0].casebank["strategy"] == "hybrid" and models.data[2].casebank["k"] == 0
     assert client.models.retrieve("casebank-dense").casebank["strategy"] == "dense"
     assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}

@@ -88,6 +88,35 @@ def parse_loras(items: list[str]) -> dict[str, Path]:
     return loras
 
 
+def check_loras(loras: dict[str, Path], max_lora_rank: int | None = None) -> int | None:
+    """Verify each adapter against its manifest's sha256 (casebank.finetune.manifest) before vLLM sees it, and
+    return the --max-lora-rank that serves them all (vLLM takes only 1, 8, 16, 32, ...; an adapter above the
+    flag's rank fails at load). An adapter without a casebank manifest (made elsewhere) is served unchecked,
+    with a warning. A mismatch or a rank above `max_lora_rank` is a BadParameter naming the file."""
+    from casebank.finetune.manifest import MANIFEST_FILE, AdapterError, adapter_rank, verify_adapter, vllm_max_lora_rank
+
+    if not loras:
+        return max_lora_rank
+    ranks = []
+    for name, folder in loras.items():
+        try:
+            if (folder / MANIFEST_FILE).is_file():
+                verify_adapter(folder)
+            else:
+                err.print(f"[yellow]warning:[/yellow] {escape(str(folder))} has no {MANIFEST_FILE}: its files are not checked")
+            ranks.append(adapter_rank(folder))
+        except AdapterError as e:
+            raise typer.BadParameter(f"{name}: {e}", param_hint="--lora") from None
+    try:
+        needed = vllm_max_lora_rank(max(ranks))
+    except AdapterError as e:
+        raise typer.BadParameter(str(e), param_hint="--lora") from None
+    if max_lora_rank is not None and max_lora_rank < max(ranks):
+        raise typer.BadParameter(f"--max-lora-rank {max_lora_rank} is below the adapters' rank {max(ranks)}",
+                                 param_hint="--max-lora-rank")
+    return max_lora_rank or needed
+
+
 @app.command()
 def serve(
     model: Annotated[
@@ -98,8 +127,11 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8001,
     max_model_len: Annotated[int, typer.Option(help="Context length.")] = 8192,
     dtype: Annotated[str | None, typer.Option(help="vLLM --dtype (default: float32 on CPU, auto on GPU).")] = None,
-    lora: Annotated[list[str], typer.Option(help="LoRA adapter NAME=PATH (repeatable).")] = [],  # noqa: B006
-    max_lora_rank: Annotated[int | None, typer.Option(help="Largest LoRA rank to serve.")] = None,
+    lora: Annotated[
+        list[str], typer.Option(help="LoRA adapter NAME=PATH (repeatable), e.g. casebank-ft=.casebank/adapters/casebank-ft; "
+                                "checked against its manifest's sha256.")
+    ] = [],  # noqa: B006
+    max_lora_rank: Annotated[int | None, typer.Option(help="Largest LoRA rank to serve (default: from the adapters).")] = None,
     device: Annotated[Literal["auto", "cpu", "gpu"], typer.Option(help="auto: gpu when torch sees CUDA.")] = "auto",
     threads: Annotated[
         str | None, typer.Option(help="CPU: VLLM_CPU_OMP_THREADS_BIND, e.g. 0-1 (default: all allowed CPUs).")
@@ -131,6 +163,7 @@ def serve(
 
     data_dir = _data_dir(data_dir)
     loras = parse_loras(lora)
+    max_lora_rank = check_loras(loras, max_lora_rank)
     parallel = [tensor_parallel_size, pipeline_parallel_size, data_parallel_size, distributed_executor_backend]
     if any(v is not None for v in parallel) and device != "gpu":
         from casebank.llm.server import detect_device
