@@ -214,13 +214,18 @@ class Nodes:
         submitted: str | None = None
         previous = previous_step(state["messages"])
         gated, guarded = state.get("gated", False), state.get("copy_guarded", False)
+        harness = self.config.harness
         for cid, name, args in calls_of(state["messages"][-1]):
+            note = ""
             if submitted is None:
-                result = env.execute(name, args)
+                run_args, note = levers.drop_unknown_args(name, args) if harness.drop_unknown_args else (args, "")
+                result = env.execute(name, run_args)
+                # Once per turn: a summary copied from an example, or from a tool's error, is refused (a second one stands).
                 if result.submitted and not guarded and levers.is_copied(result.summary or "", state.get("example_answers") or []):
-                    # Once per turn: a summary copied from an example is refused (a second one stands).
                     guarded, result = True, ToolResult(levers.COPY_NOTE, ok=False)
-                if result.submitted and self.config.harness.submit_gate and not gated:
+                if result.submitted and not guarded and harness.error_guard and levers.copies_an_error(result.summary or "", state["messages"]):
+                    guarded, result = True, ToolResult(levers.ERROR_COPY_NOTE, ok=False)
+                if result.submitted and harness.submit_gate and not gated:
                     # Once per turn: a submit that leaves the workspace's tests failing sees the failure.
                     gated = True
                     if (failure := levers.gate_submit(env)) is not None:
@@ -229,7 +234,7 @@ class Nodes:
                     submitted = result.summary or ""
             else:
                 result = ToolResult("error: not run: the task was already submitted", ok=False)
-            content = result.content
+            content = f"{result.content}\n{note}" if note else result.content
             # Small models at temperature 0 loop on one call; say so in the observation, once per repeat.
             if previous.get((name, json.dumps(args, sort_keys=True, default=str))) == content:
                 content = f"{content}\n{load_prompt('repeat.md')}"

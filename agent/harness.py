@@ -14,6 +14,10 @@
     copy_guard          a submit whose summary is copied word for word from an example (the primer's or a
                         retrieved case's) or from a tool's or argument's description is refused once,
                         with a note to answer this task
+    error_guard         (off until measured) a submit whose summary repeats an error a tool answered in
+                        this turn is refused once, with a note to make the failed call work
+    drop_unknown_args   (off until measured) a call with arguments its tool does not take
+                        (run(command, output=...)) runs without them, with a note, instead of failing
     case_format         retrieved cases as text in the system prompt, or as earlier chat turns
     context_budget      observations capped in tokens; older ones shortened before a request overflows;
                         a context-length 400 shrinks the prompt and retries instead of ending the episode
@@ -53,6 +57,8 @@ NEXT_HINTS = {"write_file": "hint_write.md", "edit_file": "hint_write.md", "run"
 CODE_FILE = re.compile(r"\.(py|sh)$")
 COPY_NOTE = ("[not submitted: this summary is copied word for word from an example (a different task) or from the "
              "instructions. Look at the output of your last step and submit the answer for this task.]")
+ERROR_COPY_NOTE = ("[not submitted: this summary repeats an error message from a tool, which is not an answer. Make "
+                   "the call that failed work (check its arguments), then submit the answer for this task.]")
 TEST_FILE = re.compile(r"(^|/)(test_[^/]*\.py|[^/]*_test\.py)$")
 
 
@@ -76,6 +82,8 @@ class Harness(BaseModel):
     force_submit: bool = True
     submit_gate: bool = True
     copy_guard: bool = True
+    error_guard: bool = False
+    drop_unknown_args: bool = False
     tool_choice: Literal["required", "auto"] = "required"
 
 
@@ -407,6 +415,32 @@ def example_answers(harness: Harness, cases: Sequence[Any] = ()) -> list[str]:
 
 def is_copied(summary: str, answers: Sequence[str]) -> bool:
     return bool(summary.strip()) and _norm(summary) in {_norm(a) for a in answers}
+
+
+def copies_an_error(summary: str, messages: Sequence[BaseMessage]) -> bool:
+    """Whether the summary (three words or more) repeats, word for word, part of an error a tool answered
+    in these messages (the 0.5B submits "run got unknown argument(s): output" as its answer)."""
+    text = _norm(summary)
+    if len(text.split()) < 3:
+        return False
+    errors = [_norm(str(m.content)) for m in messages if isinstance(m, ToolMessage) and m.status == "error"]
+    return any(text in error or text.removeprefix("error: ") in error for error in errors)
+
+
+# ---- unknown arguments ----------------------------------------------------------------------------------
+def drop_unknown_args(name: str, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The call's arguments that its tool takes, and a note naming the ones left out ("" when none). An
+    unknown tool is left alone (the sandbox answers it)."""
+    from agent.model import tool_schemas
+
+    schema = next((t["function"]["parameters"] for t in tool_schemas() if t["function"]["name"] == name), None)
+    if schema is None or not isinstance(args, dict):
+        return args, ""
+    unknown = sorted(set(args) - set(schema.get("properties", {})))
+    if not unknown:
+        return args, ""
+    kept = {key: value for key, value in args.items() if key not in unknown}
+    return kept, f"[note: {name} takes no argument(s) {', '.join(unknown)}; ran without them]"
 
 
 # ---- submit gate ---------------------------------------------------------------------------------------

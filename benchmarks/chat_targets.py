@@ -35,8 +35,8 @@ HELLO = "Create hello.py that prints 'hello from casebank', run it, and tell me 
 MULTIPLY = "What is 17 * 23?"
 
 
-def chat(url: str, text: str) -> dict:
-    r = httpx.post(f"{url}/v1/chat/completions", json={"model": "casebank", "messages": [{"role": "user", "content": text}]}, timeout=1800)
+def chat(url: str, text: str, profile: str = "casebank") -> dict:
+    r = httpx.post(f"{url}/v1/chat/completions", json={"model": profile, "messages": [{"role": "user", "content": text}]}, timeout=1800)
     r.raise_for_status()
     return r.json()
 
@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--llm-url", default="http://127.0.0.1:8001/v1")
     parser.add_argument("-n", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/chat_targets.json"))
+    parser.add_argument("--profile", default="casebank", help="The API profile (model name) to chat with.")
+    parser.add_argument("--only", choices=["hello", "multiply"], help="Ask only one of the two prompts.")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,9 +57,10 @@ def main() -> None:
         # A busy CPU server can take minutes for a first reply; the stuck-server bound is not what is measured.
         app = create_app(ServerSettings(llm_url=args.llm_url, first_token_timeout_s=600), bank=bank)
         with serve(app) as url:
-            for prompt in (HELLO, MULTIPLY):
+            prompts = {"hello": [HELLO], "multiply": [MULTIPLY], None: [HELLO, MULTIPLY]}[args.only]
+            for prompt in prompts:
                 for i in range(args.n):
-                    body = chat(url, prompt)
+                    body = chat(url, prompt, args.profile)
                     ext = body["casebank"]
                     answer = body["choices"][0]["message"]["content"] or ""
                     if prompt == HELLO:
@@ -74,6 +77,7 @@ def main() -> None:
     hello = [r for r in rows if r["prompt"] == HELLO]
     mult = [r for r in rows if r["prompt"] == MULTIPLY]
     summary = {
+        "profile": args.profile,
         "hello_success": f"{sum(r['ok'] for r in hello)}/{len(hello)}",
         "multiply_success": f"{sum(r['ok'] for r in mult)}/{len(mult)}",
         "multiply_within_2_calls": f"{sum(r['ok'] and r['model_calls'] <= 2 for r in mult)}/{len(mult)}",

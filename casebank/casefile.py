@@ -136,6 +136,19 @@ def load_cases(path: Path | str, fmt: CaseFormat = "casebank") -> list[Case]:
     return cases
 
 
+def fixed_subset(cases: Iterable[Case], n: int | None, seed: int = 0) -> list[Case]:
+    """A fixed random subset of `n` cases (all when n is None): sorted by id, shuffled with `seed`, the first n.
+    The same (n, seed) picks the same cases for a fine-tuning run and an ablation's bank, and smaller subsets
+    are nested in larger ones (10 within 20 within 40)."""
+    import random
+
+    cases = sorted(cases, key=lambda c: c.id)
+    if n is None:
+        return cases
+    random.Random(seed).shuffle(cases)
+    return cases[:n]
+
+
 def dump_case(case: Case) -> dict[str, Any]:
     return case.model_dump(mode="json")
 

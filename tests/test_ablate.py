@@ -175,6 +175,31 @@ def test_online_runs_write_to_their_own_bank_in_a_fixed_order(tmp_path: Path) ->
     assert [r.order for r in records if r.config_name == "off"] == [None] * 3
 
 
+def test_a_seed_subset_banks_the_cases_finetune_trains_on(tmp_path: Path) -> None:
+    """LIMI's data-efficiency curve compares the two roads on the same demonstrations: an ablation's
+    `seed_subset: N` and `casebank finetune --subset N` (same seed) must pick the same cases, and smaller
+    subsets must sit inside larger ones."""
+    from casebank.casefile import load_cases
+    from casebank.finetune.data import load_records
+
+    grid = AblationGrid(seed=0, configs=[{"name": "s10", "strategy": "dense", "k": 1, "seed_subset": 10},
+                                         {"name": "s20", "strategy": "dense", "k": 1, "seed_subset": 20}])
+    run = AblationRun(grid=grid, tasks=[], run_dir=tmp_path / "run", llm_url="http://127.0.0.1:9/v1", seed_file=seeds.SEEDS_FILE)
+    banked = {}
+    for config in grid.expand():
+        run.bank_for(config)
+        banked[config.seed_subset] = json.loads((tmp_path / f"run/banks/subset-{config.seed_subset}/built.json").read_text())["ids"]
+    by_first_user_text = {next(m.content for m in c.messages if m.role == "user"): c.id for c in load_cases(seeds.SEEDS_FILE)}
+    for n in (10, 20):
+        records = load_records(seeds.SEEDS_FILE, subset=n, subset_seed=0)
+        trained = sorted(by_first_user_text[next(m["content"] for m in r["messages"] if m["role"] == "user")] for r in records)
+        assert trained == banked[n] and len(set(trained)) == n
+    assert set(banked[10]) < set(banked[20])
+    assert load_records(seeds.SEEDS_FILE, subset=10, subset_seed=1) != load_records(seeds.SEEDS_FILE, subset=10, subset_seed=0)
+    with pytest.raises(ValueError, match="larger than"):
+        load_records(seeds.SEEDS_FILE, subset=500)
+
+
 def test_cli_run_survives_kill_and_resumes(tmp_path: Path) -> None:
     suite = write_tasks(tmp_path / "suite")
     with serve(create_app(model="scripted", delay_s=0.4)) as url:

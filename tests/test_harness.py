@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from openai import BadRequestError
 
 from agent.config import AgentConfig
-from agent.harness import COPY_NOTE, GATE_NOTE, Harness, build_prompt, example_answers, fit, is_copied, parse_text_calls, prompt_tokens
+from agent.harness import COPY_NOTE, ERROR_COPY_NOTE, GATE_NOTE, Harness, build_prompt, example_answers, fit, is_copied, parse_text_calls, prompt_tokens
 from agent.runner import Agent
 from agent.testing import ScriptedChatModel, text_reply, tool_call
 from casebank.prompts import load as load_prompt
@@ -117,6 +117,45 @@ def test_copy_guard_refuses_an_example_answer_once(tmp_path: Path) -> None:
     fresh, _ = agent(tmp_path, [tool_call("write_file", {"path": "out.txt", "content": "ok"}), tool_call("submit", {"summary": "wrote ok"})],
                      OFF.model_copy(update={"primer": True, "copy_guard": True}))
     assert fresh.run_task(task({})).steps[-1].observation == "submitted"
+
+
+def test_error_guard_refuses_a_summary_that_repeats_a_tool_error_once(tmp_path: Path) -> None:
+    # Seen on the 0.5B: run(command, output=...) fails, then the error itself is submitted as the answer.
+    bad_run = tool_call("run", {"command": "echo ok > out.txt", "output": "ok"})
+    copied = tool_call("submit", {"summary": "run got unknown argument(s): output"})
+    replies = [bad_run, copied, tool_call("run", {"command": "echo ok > out.txt"}), tool_call("submit", {"summary": "wrote ok"})]
+    on, _ = agent(tmp_path, replies, OFF.model_copy(update={"error_guard": True}))
+    result = on.run_task(task({}))
+    assert result.steps[0].observation == "error: run got unknown argument(s): output"
+    assert result.steps[1].observation == ERROR_COPY_NOTE and not result.steps[1].ok
+    assert result.answer == "wrote ok" and result.outcome.verified_success
+    off, _ = agent(tmp_path, replies, OFF)
+    assert off.run_task(task({})).answer == "run got unknown argument(s): output"
+    # the second copy stands; a short answer that happens to occur in an error ("ok") is never refused
+    twice, _ = agent(tmp_path, [bad_run, copied, copied], OFF.model_copy(update={"error_guard": True}))
+    assert twice.run_task(task({})).answer == "run got unknown argument(s): output"
+    short, _ = agent(tmp_path, [tool_call("read_file", {"path": "missing.txt"}), tool_call("submit", {"summary": "no such file"}),
+                                tool_call("submit", {"summary": "no such file"})], OFF.model_copy(update={"error_guard": True}))
+    assert short.run_task(task({})).steps[1].observation == ERROR_COPY_NOTE
+    fine, _ = agent(tmp_path, [tool_call("read_file", {"path": "missing.txt"}), tool_call("submit", {"summary": "ok"})],
+                    OFF.model_copy(update={"error_guard": True}))
+    assert fine.run_task(task({})).steps[1].observation == "submitted"
+
+
+def test_drop_unknown_args_runs_the_call_without_them(tmp_path: Path) -> None:
+    replies = [tool_call("run", {"command": "echo ok > out.txt", "output": "ok"}), tool_call("submit", {"summary": "done"})]
+    on, _ = agent(tmp_path, replies, OFF.model_copy(update={"drop_unknown_args": True}))
+    result = on.run_task(task({}))
+    assert result.steps[0].ok and result.steps[0].observation.startswith("exit code: 0")
+    assert "[note: run takes no argument(s) output; ran without them]" in result.steps[0].observation
+    assert result.outcome.verified_success
+    off, _ = agent(tmp_path, replies, OFF)
+    result_off = off.run_task(task({}))
+    assert result_off.steps[0].observation == "error: run got unknown argument(s): output" and not result_off.outcome.verified_success
+    # a call whose arguments are all known is left as it is; a missing argument still fails
+    plain, _ = agent(tmp_path, [tool_call("edit_file", {"path": "out.txt", "old": "a"}), tool_call("submit", {"summary": "x"})],
+                     OFF.model_copy(update={"drop_unknown_args": True}))
+    assert plain.run_task(task({})).steps[0].observation == "error: edit_file needs argument(s): new"
 
 
 def test_example_answers_hold_the_primer_and_the_retrieved_cases() -> None:

@@ -406,7 +406,7 @@ class AblationRun:
 
     def _open_bank(self, name: str, subset: int | None) -> Any:
         from casebank.bank import CaseBank
-        from casebank.casefile import load_cases
+        from casebank.casefile import fixed_subset, load_cases
 
         folder = self.run_dir / "banks" / name
         bank = CaseBank(self.settings.model_copy(update={"data_dir": folder, "chroma_url": None}))
@@ -415,9 +415,7 @@ class AblationRun:
             return bank  # built before (an online bank keeps its write-backs across a resume)
         cases: list[Case] = load_cases(self.seed_file, "casebank")
         if subset:
-            cases = sorted(cases, key=lambda c: c.id)
-            random.Random(self.grid.seed).shuffle(cases)
-            cases = cases[:subset]
+            cases = fixed_subset(cases, subset, self.grid.seed)  # the same cases `casebank finetune --subset N` trains on
         bank.reset()
         bank.upsert(cases)
         marker.write_text(json.dumps({"cases": len(cases), "ids": sorted(c.id for c in cases)}))

@@ -45,6 +45,9 @@ def finetune(
     dtype: Annotated[Literal["float32", "bfloat16"] | None, typer.Option(help="Training dtype.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     limit: Annotated[int | None, typer.Option(help="Train on the first N records only.")] = None,
+    subset: Annotated[int | None, typer.Option(help="Train on a fixed random subset of N cases (an ablation's seed_subset N "
+                                               "banks the same ones with the same seed).")] = None,
+    subset_seed: Annotated[int | None, typer.Option(help="Seed of --subset's draw (default 0, as an ablation's seed).")] = None,
     save_steps: Annotated[int | None, typer.Option(help="Checkpoint every N optimizer steps.")] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads (CPU).")] = None,
     restart: Annotated[bool, typer.Option(help="Discard the output folder's checkpoints and start at step 0.")] = False,
@@ -64,7 +67,7 @@ def finetune(
     flags = {"method": method, "rank": rank, "alpha": alpha, "dropout": dropout, "target_modules": target_module or None,
              "top_layers": top_layers, "learning_rate": learning_rate, "epochs": epochs, "max_steps": max_steps,
              "max_length": max_length, "truncation": truncation, "batch_size": batch_size, "grad_accumulation": grad_accumulation,
-             "packing": packing, "dtype": dtype, "seed": seed, "limit": limit, "save_steps": save_steps, "threads": threads}
+             "packing": packing, "dtype": dtype, "seed": seed, "limit": limit, "subset": subset, "subset_seed": subset_seed, "save_steps": save_steps, "threads": threads}
     try:
         config = load_config(preset, config_file, flags)
     except ConfigError as e:

@@ -50,6 +50,9 @@ class FinetuneConfig(BaseModel):
                                                  "is fastest in float32; the adapter is saved as bf16 either way.")
     seed: int = 0
     limit: int | None = Field(None, ge=1, description="Train on the first N records only (a tiny slice for tests).")
+    subset: int | None = Field(None, ge=1, description="Train on a fixed random subset of N cases (sorted by id, shuffled "
+                               "with subset_seed): the cases an ablation's seed_subset N banks with the same seed.")
+    subset_seed: int = 0
     save_steps: int = Field(5, ge=1, description="A checkpoint every N optimizer steps (an interrupted run resumes).")
     save_total_limit: int = Field(2, ge=1)
     logging_steps: int = Field(1, ge=1)

@@ -20,20 +20,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from casebank.casefile import load_cases, sft_record
+from casebank.casefile import fixed_subset, load_cases, sft_record
 
 IM_START, IM_END, ASSISTANT = "<|im_start|>", "<|im_end|>", "assistant"
 
 
-def load_records(path: Path, fmt: Literal["casebank", "limi"] = "casebank", limit: int | None = None) -> list[dict[str, Any]]:
+def load_records(path: Path, fmt: Literal["casebank", "limi"] = "casebank", limit: int | None = None,
+                 subset: int | None = None, subset_seed: int = 0) -> list[dict[str, Any]]:
     """Chat+tools records (`casefile.sft_record`) of a case file, validated whole (CaseFileError names the line).
+    `subset`: a fixed random subset of that many cases (`casefile.fixed_subset`, the one an ablation's
+    `seed_subset` banks with the same seed); `limit`: the first N records after that.
 
     A record without tool schemas gets casebank's tools: the served agent always sends them, so the model
     is trained on the prompt it will see."""
     from casebank.sandbox.tools import TOOLS
 
     tools = [t.model_dump(mode="json", exclude_none=True) for t in TOOLS]
-    records = [sft_record(c) for c in load_cases(path, fmt)]
+    cases = load_cases(path, fmt)
+    if subset is not None:
+        if subset > len(cases):
+            raise ValueError(f"{path}: subset {subset} is larger than the file's {len(cases)} cases")
+        cases = fixed_subset(cases, subset, subset_seed)
+    records = [sft_record(c) for c in cases]
     for r in records:
         r["tools"] = r["tools"] or tools
     return records[:limit] if limit else records

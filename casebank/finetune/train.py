@@ -27,6 +27,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+from casebank.casefile import CaseFileError
 from casebank.finetune.config import FinetuneConfig, dump_config
 from casebank.finetune.data import encode_all, load_records, sha256_file
 from casebank.finetune.manifest import (
@@ -278,7 +279,12 @@ def finetune(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out_dir / CHECKPOINTS
-    records = load_records(data_file, data_format, config.limit)
+    try:
+        records = load_records(data_file, data_format, config.limit, config.subset, config.subset_seed)
+    except CaseFileError:
+        raise
+    except ValueError as e:  # a subset larger than the file
+        raise FinetuneError(str(e)) from None
     if not records:
         raise FinetuneError(f"{data_file}: no records to train on")
     data_sha = sha256_file(data_file)
