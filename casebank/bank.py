@@ -63,7 +63,7 @@ from casebank.retrieval import RetrievalFilters, RetrievedCase, Retriever
 
 CASE_JSON = "case_json"
 TAG_PREFIX = "tag:"
-EMBED_BATCH = 32
+EMBED_BATCH = 128  # texts per embedder call (sorted by length first; the model batches by 32 inside)
 LOCK_FILE = "bank.lock"
 VERSION_FILE = "bank.version"
 BANK_LOCK = "casebank:bank:"  # + the collection name: the advisory lock's name on Postgres
@@ -314,11 +314,15 @@ class CaseBank:
     # ---- storage -------------------------------------------------------------------------------
     def _prepare(self, target: Literal["cases", "quarantine"], rows: list[tuple[Case, dict[str, Any]]],
                  on_progress: Callable[[int], None] | None) -> _Batch:
-        """Embed (the slow part, in batches, with progress) before any lock is taken."""
-        vectors: list[Any] = []
-        for start in range(0, len(rows), EMBED_BATCH):
-            chunk = rows[start : start + EMBED_BATCH]
-            vectors.extend(self.embedder.embed([c.task for c, _ in chunk]))
+        """Embed (the slow part, in batches, with progress) before any lock is taken. The texts go to the
+        embedder shortest first, so each batch pads to a similar length (as sentence-transformers sorts within
+        one call); the vectors come back in the rows' order."""
+        vectors: list[Any] = [None] * len(rows)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i][0].task))
+        for start in range(0, len(order), EMBED_BATCH):
+            chunk = order[start : start + EMBED_BATCH]
+            for i, vector in zip(chunk, self.embedder.embed([rows[i][0].task for i in chunk]), strict=True):
+                vectors[i] = vector
             if on_progress:
                 on_progress(len(chunk))
         return _Batch(target, [c.id for c, _ in rows], [c.task for c, _ in rows], [m for _, m in rows], vectors)

@@ -6,6 +6,8 @@ similarity, reciprocal-rank-fusion score, MMR objective; random scores 0).
 
 from __future__ import annotations
 
+import json
+import math
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -56,15 +58,45 @@ def _tokenize(texts: list[str]) -> Any:
     return bm25s.tokenize(texts, stopwords="en", show_progress=False)
 
 
+def _words(texts: list[str]) -> list[list[str]]:
+    """`_tokenize`'s tokens as strings (the same rules: lower case, English stopwords out)."""
+    return bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
+
+
+class _BM25Index:
+    """A bm25s index over `ids`, plus the documents added since it was built (`extra`: id -> tokens), which
+    are scored with the index's own statistics (document count, document frequencies, mean length) by
+    bm25s's Lucene formula, so their scores rank with the index's."""
+
+    def __init__(self, ids: tuple[str, ...], index: Any, avgdl: float):
+        self.ids, self.index, self.avgdl = ids, index, avgdl
+        self.indexed = frozenset(ids)
+        self.extra: dict[str, list[str]] = {}
+        indptr = np.asarray(index.scores["indptr"])
+        # bm25s's score matrix has a column per token (its padding token "" may have none): df = entries per column
+        self.df = {token: int(indptr[t + 1] - indptr[t]) for token, t in index.vocab_dict.items() if t + 1 < len(indptr)}
+
+    def score(self, query: list[str], doc: list[str]) -> float:
+        n, k1, b = len(self.ids), self.index.k1, self.index.b
+        norm = k1 * ((1 - b) + b * len(doc) / self.avgdl)
+        total = 0.0
+        for token in query:
+            if tf := doc.count(token):
+                df = self.df.get(token, 0)
+                total += math.log(1 + (n - df + 0.5) / (df + 0.5)) * tf / (norm + tf)
+        return total
+
+
 class Retriever:
-    # BM25 indexes are cached by the exact tuple of candidate ids. Ids are content hashes of the task
-    # text (the indexed document), so the same ids always mean the same corpus: the cache can never be
-    # stale, even when another process writes to the bank. Listing ids is cheap; fetching documents is not.
+    # BM25 indexes are cached per filter. Ids are content hashes of the task text (the indexed document), so
+    # an id always means the same document: each query lists the candidate ids (cheap), scores the indexed
+    # ones still there, and scores documents written since (also by another process) beside the index.
     BM25_CACHE_SIZE = 8
+    DELTA_MAX = 64  # documents written since an index was built that are scored beside it, not rebuilt
 
     def __init__(self, bank: CaseBank):
         self.bank = bank
-        self._bm25_cache: dict[tuple[str, ...], Any] = {}
+        self._bm25_cache: dict[str, _BM25Index] = {}
 
     def _collections(self, filters: RetrievalFilters) -> list[Any]:
         return [self.bank.cases] if filters.success_only else [self.bank.cases, self.bank.quarantine]
@@ -112,30 +144,54 @@ class Retriever:
         ids = list(self._pool(filters, include=[]))
         return [(cid, 0.0) for cid in random.Random(seed).sample(ids, min(k, len(ids)))]
 
-    def _bm25_index(self, filters: RetrievalFilters) -> tuple[tuple[str, ...], Any]:
+    def _bm25_index(self, filters: RetrievalFilters) -> tuple[_BM25Index | None, tuple[str, ...]]:
+        """The BM25 index for these filters, and the candidate ids now. After a write the index is not rebuilt:
+        the few documents added since (up to DELTA_MAX, or 1% of the indexed ones) are scored beside it with
+        its statistics, and documents gone are left out; past that, it is rebuilt."""
         ids = tuple(self._pool(filters, include=[]))
-        index = self._bm25_cache.get(ids)
-        if index is None and ids:
-            documents: dict[str, str] = {}
-            for collection in self._collections(filters):
-                got = collection.get(ids=list(ids), include=["documents"])
-                documents.update(zip(got["ids"], got["documents"]))
-            index = bm25s.BM25()
-            index.index(_tokenize([documents[i] for i in ids]), show_progress=False)
-            if len(self._bm25_cache) >= self.BM25_CACHE_SIZE:
-                self._bm25_cache.clear()
-            self._bm25_cache[ids] = index
-        return ids, index
+        key = json.dumps([filters.success_only, filters.where()], sort_keys=True, default=str)
+        entry = self._bm25_cache.get(key)
+        if entry is not None:
+            added = [i for i in ids if i not in entry.indexed and i not in entry.extra]
+            gone = len(entry.indexed) + len(entry.extra) + len(added) - len(ids)
+            if len(entry.extra) + len(added) + gone <= max(self.DELTA_MAX, len(entry.ids) // 100):
+                if added:
+                    documents = self._documents(added, filters)
+                    for cid, tokens in zip(added, _words([documents[i] for i in added]), strict=True):
+                        entry.extra[cid] = tokens
+                return entry, ids
+        if not ids:
+            return None, ids
+        documents = self._documents(list(ids), filters)
+        tokens = _tokenize([documents[i] for i in ids])
+        index = bm25s.BM25()
+        index.index(tokens, show_progress=False)
+        if len(self._bm25_cache) >= self.BM25_CACHE_SIZE:
+            self._bm25_cache.clear()
+        self._bm25_cache[key] = entry = _BM25Index(ids, index, float(np.mean([len(doc) for doc in tokens.ids])))
+        return entry, ids
+
+    def _documents(self, ids: list[str], filters: RetrievalFilters) -> dict[str, str]:
+        documents: dict[str, str] = {}
+        for collection in self._collections(filters):
+            got = collection.get(ids=ids, include=["documents"])
+            documents.update(zip(got["ids"], got["documents"]))
+        return documents
 
     def _bm25(self, query: str, k: int, filters: RetrievalFilters) -> list[tuple[str, float]]:
-        ids, index = self._bm25_index(filters)
-        if not ids:
+        entry, ids = self._bm25_index(filters)
+        if entry is None:
             return []
         query_tokens = _tokenize([query])
         if not query_tokens.vocab:  # nothing but stopwords: no lexical evidence at all
             return []
-        docs, scores = index.retrieve(query_tokens, k=min(k, len(ids)), show_progress=False)
-        return [(ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        live = set(ids)
+        gone = len(entry.ids) - sum(1 for i in entry.ids if i in live)
+        docs, scores = entry.index.retrieve(query_tokens, k=min(k + gone, len(entry.ids)), show_progress=False)
+        scored = [(entry.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0 and entry.ids[int(d)] in live]
+        words = _words([query])[0]
+        scored += [(cid, score) for cid, doc in entry.extra.items() if cid in live and (score := entry.score(words, doc)) > 0]
+        return sorted(scored, key=lambda x: (-x[1], x[0]))[:k]
 
     def _dense_candidates(self, query: str, n: int, filters: RetrievalFilters, with_embeddings: bool = False,
                           vector: Any = None) -> list[dict[str, Any]]:

@@ -118,3 +118,37 @@ def test_results_carry_scores_and_ranks(crafted: CaseBank) -> None:
     assert [r.rank for r in results] == [1, 2, 3, 4]
     scores = [r.score for r in results]
     assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+
+
+def test_a_write_is_scored_beside_the_bm25_index_as_a_rebuild_would(crafted: CaseBank) -> None:
+    """After a write, BM25 does not rebuild its index: the new documents are scored with the index's statistics.
+    Rankings equal a fresh rebuild's, and the formula is bm25s's; past the delta limit it rebuilds."""
+    from casebank.retrieval import Retriever
+
+    retriever = crafted.retriever
+    crafted.retrieve("validation accuracy", 3, "bm25")
+    (entry,) = retriever._bm25_cache.values()
+    index_before = entry.index
+    new = [make_case(t, "analysis", []) for t in ("Compute the validation accuracy of ticket KB-9931 runs",
+                                                  "Rename the columns of the CSV log to snake case")]
+    crafted.upsert(new)
+    for query in ("validation accuracy", "ticket KB-9931 accuracy", "csv log columns", "settings document"):
+        incremental = crafted.retrieve(query, 5, "bm25")
+        rebuilt = Retriever(crafted)._finish(Retriever(crafted)._bm25(query, 5, RetrievalFilters()), "bm25", RetrievalFilters())
+        assert tasks(incremental) == tasks(rebuilt), query
+    # The formula is bm25s's own: scoring an indexed document with it gives the index's score for that document.
+    from casebank.retrieval import _tokenize, _words
+
+    docs = {r.case.task: r.score for r in crafted.retrieve("validation accuracy csv log", 20, "bm25") if r.case.id in entry.indexed}
+    query_words = _words(["validation accuracy csv log"])[0]
+    for task, score in docs.items():
+        assert entry.score(query_words, _words([task])[0]) == pytest.approx(score, rel=1e-5), task
+    assert len(docs) >= 3 and _tokenize(["validation accuracy csv log"]).vocab
+    assert entry.index is index_before and set(entry.extra) == {c.id for c in new}  # scored beside, not rebuilt
+    assert tasks(crafted.retrieve("ticket KB-9931 accuracy", 1, "bm25")) == [new[0].task]
+
+    retriever.DELTA_MAX = 1  # one more write passes the limit (and 1% of 13): the index is rebuilt over all
+    crafted.upsert([make_case("Count the rows of the CSV log per run", "analysis", [])])
+    crafted.retrieve("csv log", 3, "bm25")
+    (entry,) = retriever._bm25_cache.values()
+    assert entry.index is not index_before and entry.extra == {} and len(entry.ids) == len(CORPUS) + 3
