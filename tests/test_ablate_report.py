@@ -39,11 +39,12 @@ CONFIGS = {
 P_SUCCESS = {"none": 0.25, "hybrid-k2": 0.5, "hybrid-k4": 0.6, "dense-k4": 0.45, "online": 0.55}
 
 
-def _record(name: str, task: str, repeat: int, status: str, rng: np.random.Generator, **extra: object) -> EpisodeRecord:
+def _record(name: str, task: str, repeat: int, status: str, rng: np.random.Generator, config: AblationConfig | None = None,
+            **extra: object) -> EpisodeRecord:
     family, level, split = TASKS[task]
     mode = None if status == "success" else ("error" if status == "error" else FAILURE_MODES[1 + int(rng.integers(0, 5))])
     return EpisodeRecord(
-        config_hash=CONFIGS[name].content_hash, config_name=name, task_id=task, repeat=repeat, family=family, level=level,
+        config_hash=(config or CONFIGS[name]).content_hash, config_name=name, task_id=task, repeat=repeat, family=family, level=level,
         split=split, ood=family == "shell", status=status, failure_mode=mode, seed=repeat,  # type: ignore[arg-type]
         model_calls=int(rng.integers(1, 13)), tool_calls=int(rng.integers(0, 12)), tool_errors=int(rng.integers(0, 3)),
         prompt_tokens=int(rng.integers(500, 9000)), completion_tokens=int(rng.integers(20, 400)),
@@ -285,7 +286,7 @@ def test_report_md_main_table_equals_the_jsonl(built: tuple[Path, Path, dict]) -
 def test_plots_are_valid_pngs(built: tuple[Path, Path, dict]) -> None:
     _, out, summary = built
     assert set(summary["plots"]) == {"success", "success_vs_k", "learning_curve", "failure_modes"}
-    assert summary["skipped_plots"] == {}
+    assert summary["skipped_plots"] == {"data_efficiency": "no road was run on two or more seed subsets (seed_subset)"}
     for name in summary["plots"]:
         image = imread(out / f"{name}.png")
         assert image.ndim == 3 and image.shape[2] in (3, 4), name
@@ -323,6 +324,41 @@ def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
     assert after["none"].successes == sum(r["status"] == "success" for r in raw_records(run_dir)["none"])
 
 
+def test_data_efficiency_lines_per_road(tmp_path: Path) -> None:
+    """LIMI's curve: success against the demonstrations each config draws on, one line per road; a config
+    without a subset counts every seed of the run's bank."""
+    from casebank.ablate.report import demonstration_series
+
+    run_dir = tmp_path / "run"
+    configs = {
+        "base-none": AblationConfig(name="base-none", strategy="none", k=0),
+        **{f"cases-{n}": AblationConfig(name=f"cases-{n}", strategy="hybrid", k=4, seed_subset=n) for n in (10, 40)},
+        "cases-all": AblationConfig(name="cases-all", strategy="hybrid", k=4),
+        **{f"ft-{n}": AblationConfig(name=f"ft-{n}", model=f"casebank-ft-{n}", strategy="none", k=0, seed_subset=n) for n in (10, 40)},
+        "ft-all": AblationConfig(name="ft-all", model="casebank-ft", strategy="none", k=0),
+    }
+    (run_dir / "banks" / "base").mkdir(parents=True)
+    (run_dir / "banks" / "base" / "built.json").write_text(json.dumps({"cases": 78, "ids": []}))
+    (run_dir / CONFIGS_FILE).write_text(json.dumps({c.content_hash: {"name": n, "config": c.model_dump(mode="json")} for n, c in configs.items()}))
+    (run_dir / RUN_FILE).write_text(json.dumps({"baseline": "base-none", "tasks": sorted(TASKS), "repeats": 1}))
+    rng = np.random.default_rng(3)
+    wins = {"base-none": 2, "cases-10": 3, "cases-40": 5, "cases-all": 6, "ft-10": 1, "ft-40": 4, "ft-all": 7}
+    for name, config in configs.items():
+        for i, task in enumerate(sorted(TASKS)):
+            append_record(run_dir, _record(name, task, 0, "success" if i < wins[name] else "failure", rng, config=config))
+    report = build_report(run_dir, n_resamples=200)
+    assert "data_efficiency" in report.plots and imread(report.plots["data_efficiency"]).shape[0] >= 300
+    summary = json.loads(report.summary.read_text())
+    from casebank.ablate.metrics import RunMetrics
+
+    series = demonstration_series(RunMetrics.model_validate(summary), all_seeds=78)
+    assert {road: [(n, m.config, m.successes) for n, m in pts] for road, pts in series.items()} == {
+        "qwen2.5-coder-0.5b-instruct, hybrid k=4": [(10, "cases-10", 3), (40, "cases-40", 5), (78, "cases-all", 6)],
+        "casebank-ft, no cases": [(10, "ft-10", 1), (40, "ft-40", 4), (78, "ft-all", 7)],
+    }  # base-none is one point (all seeds, no subset): not a line
+    assert demonstration_series(RunMetrics.model_validate(summary), all_seeds=None)["qwen2.5-coder-0.5b-instruct, hybrid k=4"][-1][0] == 40
+
+
 # ---- plots skipped, the command ---------------------------------------------------------------------------
 def test_plots_without_data_are_skipped_and_said(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
@@ -331,7 +367,7 @@ def test_plots_without_data_are_skipped_and_said(tmp_path: Path) -> None:
     (run_dir / CONFIGS_FILE).write_text("{}")  # no config details: no strategy, no k
     report = build_report(run_dir, n_resamples=200)
     assert report.out == run_dir / "report"
-    assert set(report.skipped) == {"success_vs_k", "learning_curve"}
+    assert set(report.skipped) == {"success_vs_k", "learning_curve", "data_efficiency"}
     text = report.report.read_text()
     assert "`learning_curve.png` skipped: no online (write-back) config in this run" in text
     assert "`success_vs_k.png` skipped" in text

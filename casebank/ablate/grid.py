@@ -42,6 +42,11 @@ from casebank.tasks import TaskFileError
 WriteBack = Literal["off", "online"]
 
 
+# Harness levers added after runs were recorded: left out of a config's hash while at their default, so a run
+# recorded before a lever existed keeps its hashes (and resumes) as long as the lever stays at that default.
+ADDED_LATER = ("error_guard", "drop_unknown_args")
+
+
 class AblationConfig(BaseModel):
     """One cell of the grid: everything that differs between two arms of an ablation."""
 
@@ -62,6 +67,9 @@ class AblationConfig(BaseModel):
     @property
     def content_hash(self) -> str:
         data = self.model_dump(mode="json", exclude={"name"})
+        for key in ADDED_LATER:  # at their defaults they leave the hash as it was before they existed
+            if data["harness"].get(key) == Harness.model_fields[key].default:
+                del data["harness"][key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
     def with_default_name(self, defaults: dict[str, Any]) -> AblationConfig:

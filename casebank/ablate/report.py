@@ -7,7 +7,9 @@ global state), so a report can be built on a headless machine or from a thread. 
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -255,6 +257,51 @@ def plot_success_vs_k(metrics: RunMetrics) -> tuple[Any | None, str]:
     return fig, ""
 
 
+def demonstration_series(metrics: RunMetrics, all_seeds: int | None = None) -> dict[str, list[tuple[int, ConfigMetrics]]]:
+    """Lines of the data-efficiency plot (LIMI's question): success against the number of demonstrations a
+    config draws on, its `seed_subset` (all seeds when unset). One line per road: the served model with
+    retrieved cases (the subset is its bank), or a fine-tuned model without them (the subset is what it was
+    trained on: `casebank finetune --subset N`, served as NAME-N, so casebank-ft-10 and casebank-ft share a line).
+    Empty unless a subset varies."""
+    by_hash = {i.config_hash: i for i in metrics.configs}
+    points: dict[str, list[tuple[int, ConfigMetrics]]] = {}
+    subsets = set()
+    for m in metrics.overall:
+        config = by_hash[m.config_hash].config
+        if m.success_rate is None or "seed_subset" not in config:
+            continue
+        subset = config.get("seed_subset") or all_seeds
+        if subset is None:
+            continue
+        subsets.add(subset)
+        with_cases = bool(config.get("k")) and config.get("strategy") != "none"
+        model = re.sub(r"-s?\d+$", "", str(config.get("model", "?")))  # casebank-ft-10 (trained on 10) is road casebank-ft
+        road = f"{model}, {config.get('strategy')} k={config.get('k')}" if with_cases else f"{model}, no cases"
+        points.setdefault(road, []).append((int(subset), m))
+    if len(subsets) < 2:
+        return {}
+    return {road: sorted(pts, key=lambda p: p[0]) for road, pts in sorted(points.items()) if len({n for n, _ in pts}) > 1}
+
+
+def plot_data_efficiency(metrics: RunMetrics, all_seeds: int | None = None) -> tuple[Any | None, str]:
+    series = demonstration_series(metrics, all_seeds)
+    if not series:
+        return None, "no road was run on two or more seed subsets (seed_subset)"
+    fig = _figure()
+    ax = fig.add_subplot()
+    for road, points in series.items():
+        rows = [m for _, m in points]
+        ax.errorbar([n for n, _ in points], [100 * (m.success_rate or 0.0) for m in rows], yerr=_errors(rows), marker="o",
+                    capsize=4, label=road)
+    ax.set_xticks(sorted({n for pts in series.values() for n, _ in pts}))
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("demonstrations (seeds in the bank, or trained on)")
+    ax.set_ylabel("success rate (% of episodes)")
+    ax.set_title("Success vs number of demonstrations (95% CI, bootstrap over tasks)")
+    ax.legend(title="model, retrieval")
+    return fig, ""
+
+
 def plot_learning_curve(metrics: RunMetrics) -> tuple[Any | None, str]:
     curves = metrics.learning_curves
     if not curves:
@@ -305,10 +352,19 @@ PLOTS: dict[str, Callable[[RunMetrics], tuple[Any | None, str]]] = {
     "success_vs_k": plot_success_vs_k,
     "learning_curve": plot_learning_curve,
     "failure_modes": plot_failure_modes,
+    "data_efficiency": plot_data_efficiency,
 }
 
 
 # ---- the whole report ------------------------------------------------------------------------------------
+def _seed_count(run_dir: Path) -> int | None:
+    """How many seeds the run's full bank holds (RUN_DIR/banks/base/built.json), for configs without a subset."""
+    try:
+        return int(json.loads((run_dir / "banks" / "base" / "built.json").read_text())["cases"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def build_report(run_dir: Path, out: Path | None = None, baseline: str | None = None, **kwargs: Any) -> Report:
     """Read RUN_DIR, write report.md, summary.json and the plots into `out` (default RUN_DIR/report)."""
     run_dir = Path(run_dir)
@@ -322,7 +378,8 @@ def build_report(run_dir: Path, out: Path | None = None, baseline: str | None = 
     out = Path(out) if out is not None else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out=out, report=out / REPORT_FILE, summary=out / SUMMARY_FILE)
-    for name, draw in PLOTS.items():
+    plots = {**PLOTS, "data_efficiency": functools.partial(plot_data_efficiency, all_seeds=_seed_count(run_dir))}
+    for name, draw in plots.items():
         fig, why = draw(metrics)
         if fig is None:
             report.skipped[name] = why
