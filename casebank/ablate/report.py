@@ -242,19 +242,24 @@ def plot_success_vs_k(metrics: RunMetrics) -> tuple[Any | None, str]:
                 line = ax.axhline(100 * (m.success_rate or 0.0), linestyle="--", color="0.4", label=f"{m.config} (no cases, k=0)")
                 if m.ci is not None:
                     ax.axhspan(100 * m.ci.low, 100 * m.ci.high, color=line.get_color(), alpha=0.12)
-    dodge = 0.04 * max(1, max((k for pts in series.values() for k, _ in pts), default=1))
-    for i, (label, points) in enumerate(lines.items()):
-        rows = [m for _, m in points]
-        offset = (i - (len(lines) - 1) / 2) * dodge  # side by side where two strategies share a k
-        ax.errorbar([k + offset for k, _ in points], [100 * (m.success_rate or 0.0) for m in rows], yerr=_errors(rows),
-                    marker="o", capsize=4, label=label)  # fmt: skip
-    ax.set_xticks(sorted({k for pts in series.values() for k, _ in pts}))
-    ax.set_ylim(0, 100)
+    dodge = 0.04 * max(1, max((k for pts in series.values() for k, _ in pts), default=1))  # two strategies at one k
+    _rate_lines(ax, lines, sorted({k for pts in series.values() for k, _ in pts}), dodge)
     ax.set_xlabel("k (cases retrieved into the prompt)")
-    ax.set_ylabel("success rate (% of episodes)")
     ax.set_title("Success vs k per strategy (95% CI, bootstrap over tasks)")
     ax.legend(title="strategy")
     return fig, ""
+
+
+def _rate_lines(ax: Any, lines: dict[str, list[tuple[int, ConfigMetrics]]], xticks: list[int], dodge: float = 0.0) -> None:
+    """One success-rate line with CI bars per label, side by side by `dodge` where x values coincide."""
+    for i, (label, points) in enumerate(lines.items()):
+        rows = [m for _, m in points]
+        offset = (i - (len(lines) - 1) / 2) * dodge
+        ax.errorbar([x + offset for x, _ in points], [100 * (m.success_rate or 0.0) for m in rows], yerr=_errors(rows),
+                    marker="o", capsize=4, label=label)  # fmt: skip
+    ax.set_xticks(xticks)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("success rate (% of episodes)")
 
 
 def demonstration_series(metrics: RunMetrics, all_seeds: int | None = None) -> dict[str, list[tuple[int, ConfigMetrics]]]:
@@ -289,14 +294,8 @@ def plot_data_efficiency(metrics: RunMetrics, all_seeds: int | None = None) -> t
         return None, "no road was run on two or more seed subsets (seed_subset)"
     fig = _figure()
     ax = fig.add_subplot()
-    for road, points in series.items():
-        rows = [m for _, m in points]
-        ax.errorbar([n for n, _ in points], [100 * (m.success_rate or 0.0) for m in rows], yerr=_errors(rows), marker="o",
-                    capsize=4, label=road)
-    ax.set_xticks(sorted({n for pts in series.values() for n, _ in pts}))
-    ax.set_ylim(0, 100)
+    _rate_lines(ax, series, sorted({n for pts in series.values() for n, _ in pts}))
     ax.set_xlabel("demonstrations (seeds in the bank, or trained on)")
-    ax.set_ylabel("success rate (% of episodes)")
     ax.set_title("Success vs number of demonstrations (95% CI, bootstrap over tasks)")
     ax.legend(title="model, retrieval")
     return fig, ""
