@@ -35,7 +35,7 @@ from casebank.cli import app as cli_app
 from casebank.config import Settings
 from casebank.finetune import manifest as manifest_mod
 from casebank.finetune.config import ConfigError, load_config
-from casebank.finetune.data import MaskTokens, encode, load_records, sha256_file
+from casebank.finetune.data import MaskTokens, encode, load_records
 from casebank.finetune.manifest import (
     ADAPTER_NAME,
     MANIFEST_FILE,
@@ -51,7 +51,7 @@ from casebank.finetune.train import (
     last_complete_checkpoint,
     weights_sha256,
 )
-from casebank.llm.model_files import ensure_default_model
+from casebank.llm.model_files import ensure_default_model, sha256_file
 from serving.app import create_app
 from serving.config import ServerSettings, default_profiles
 from serving.testing import serve

@@ -15,7 +15,6 @@ oracle: rendering the conversation prefix by prefix and diffing the texts.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -45,14 +44,6 @@ def load_records(path: Path, fmt: Literal["casebank", "limi"] = "casebank", limi
     for r in records:
         r["tools"] = r["tools"] or tools
     return records[:limit] if limit else records
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(8 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from casebank.finetune.config import FinetuneConfig
-from casebank.finetune.data import sha256_file
+from casebank.llm.model_files import sha256_file
 
 MANIFEST_FILE = "casebank-manifest.json"
 ADAPTER_NAME = "casebank-ft"

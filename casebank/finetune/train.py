@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from casebank.casefile import CaseFileError
 from casebank.finetune.config import FinetuneConfig, dump_config
-from casebank.finetune.data import encode_all, load_records, sha256_file
+from casebank.finetune.data import encode_all, load_records
 from casebank.finetune.manifest import (
     LossPoint,
     Manifest,
@@ -37,6 +37,7 @@ from casebank.finetune.manifest import (
     machine_line,
     write_manifest,
 )
+from casebank.llm.model_files import sha256_file
 
 CHECKPOINTS = "checkpoints"
 RUN_FILE = "run.json"
