@@ -16,7 +16,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from agent.state import CHECKPOINT_TYPES
-from casebank.bank import advisory_key
+from casebank.bank import advisory_key, wait_for_advisory_lock
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -77,10 +77,11 @@ def postgres_pool(url: str, max_size: int, *, name: str = "casebank", timeout_s:
 @contextmanager
 def advisory_lock(pool: ConnectionPool, name: str) -> Iterator[None]:
     """Hold a session-level Postgres advisory lock on one of the pool's connections. A process that dies
-    holding it loses its connection, and Postgres releases the lock: nothing stays stuck."""
+    holding it loses its connection, and Postgres releases the lock: nothing stays stuck. The wait polls
+    (`wait_for_advisory_lock`), so a waiter never blocks another replica's `CREATE INDEX CONCURRENTLY`."""
     key = advisory_key(name)
     with pool.connection() as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        wait_for_advisory_lock(conn, key)
         try:
             yield
         finally:

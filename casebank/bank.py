@@ -24,8 +24,9 @@ A Chroma server (`chroma_url`) is one process that sees all writes, so nothing i
 API replicas (processes on one or several machines) still race on the same read-modify-write steps, and
 Chroma has no transactions. So on a server `locked()` takes a lock the writers share:
 - with `checkpoint_url` (Postgres, as API replicas have) a Postgres advisory lock keyed by the collection
-  name, on one connection per bank: `pg_advisory_lock` waits for the other replica, and a replica killed
-  while holding it loses its connection, which releases the lock;
+  name, on one connection per bank: a waiter polls `pg_try_advisory_lock` (see `wait_for_advisory_lock`:
+  it is never left inside a long statement) until the other replica lets go, and a replica killed while
+  holding it loses its connection, which releases the lock;
 - without it, the same `fcntl` lock on `<data_dir>/bank.lock` (processes on one machine and data dir).
 Writers are serialised per bank; readers (retrieval) never wait. docs/scale.md has the measurements.
 
@@ -45,6 +46,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -169,6 +171,29 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+ADVISORY_POLL_S = (0.01, 0.25)  # the first and the longest wait between two tries of a held advisory lock
+
+
+def wait_for_advisory_lock(conn: Any, key: int) -> None:
+    """Take the session-level advisory lock `key` on `conn` (autocommit), waiting as long as it takes.
+
+    It polls `pg_try_advisory_lock` instead of blocking in `pg_advisory_lock`: a blocked waiter is a
+    statement that stays open, and `CREATE INDEX CONCURRENTLY` (LangGraph's PostgresSaver.setup runs it)
+    waits for every open statement to end. A replica that held the setup lock while creating that index on
+    another connection of its pool then waited for a replica that waited for its lock: a deadlock Postgres
+    cannot see (the lock's holder is an idle connection), which hung two replicas started together. Between
+    tries the waiter holds no statement open, so such an index build goes through."""
+    pause, longest = ADVISORY_POLL_S
+    while not _first_value(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()):
+        time.sleep(pause)
+        pause = min(pause * 2, longest)
+
+
+def _first_value(row: Any) -> Any:
+    """The first column of a row, whether the connection returns tuples or dicts."""
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+
+
 class PostgresLock:
     """A Postgres advisory lock on a connection of its own. Used under the bank's thread lock only, so one
     connection serves the whole process; it is opened on first use and again after it broke (a Postgres
@@ -193,10 +218,10 @@ class PostgresLock:
 
         try:
             conn = self._connection()
-            conn.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+            wait_for_advisory_lock(conn, self.key)
         except psycopg.OperationalError:  # the kept connection died since its last use: one fresh try
             conn = self._connection(fresh=True)
-            conn.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+            wait_for_advisory_lock(conn, self.key)
         try:
             yield
         finally:

@@ -192,14 +192,18 @@ def start_replica(name: str, env: dict[str, str], tmp: Path) -> Replica:
 
 
 def wait_ready(replica: Replica, deadline: float) -> None:
+    last = "no answer yet"
     while True:
         try:
-            if httpx.get(f"{replica.url}/readyz", timeout=15).status_code == 200:
+            response = httpx.get(f"{replica.url}/readyz", timeout=15)
+            if response.status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
+            last = f"HTTP {response.status_code}: {response.text[:1000]}"
+        except httpx.HTTPError as e:
+            last = f"{type(e).__name__}: {e}"
         assert replica.proc.poll() is None, f"replica {replica.name} exited: {replica.log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"replica {replica.name} not ready: {replica.log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, (f"replica {replica.name} not ready; last /readyz: {last}; "
+                                             f"log: {replica.log.read_text()[-3000:]}")
         time.sleep(0.5)
 
 
@@ -392,3 +396,37 @@ def test_replicas_log_no_errors(cluster: Cluster) -> None:
     """Runs last: what B logged while A was killed under it and 200 chats went through."""
     text = cluster.b.log.read_text()
     assert "Traceback" not in text, text[-3000:]
+
+
+def test_a_replica_waiting_for_the_setup_lock_does_not_stall_an_index_build(postgres: str) -> None:
+    """Two replicas starting together: A holds the setup lock while PostgresSaver.setup() runs `CREATE INDEX
+    CONCURRENTLY` on another connection of its pool; B waits for the lock. A waiter blocked inside
+    `pg_advisory_lock` is an open statement the index build waits for, while B waits for A: both replicas
+    hung (seen in CI). The waiter polls, so the index build finishes and then B gets the lock."""
+    from agent.checkpoint import SETUP_LOCK, advisory_lock, postgres_pool
+
+    table = f"setup_{uuid.uuid4().hex[:8]}"
+    pool_a, pool_b = postgres_pool(postgres, 3, name="replica-a"), postgres_pool(postgres, 2, name="replica-b")
+    acquired = threading.Event()
+
+    def replica_b() -> None:
+        with advisory_lock(pool_b, SETUP_LOCK):
+            acquired.set()
+
+    waiter = threading.Thread(target=replica_b)
+    try:
+        with advisory_lock(pool_a, SETUP_LOCK):
+            waiter.start()
+            time.sleep(1.0)  # B is waiting for the lock now
+            assert not acquired.is_set(), "B took the lock A holds"
+            with pool_a.connection() as conn:
+                conn.execute("SET statement_timeout = '30s'")  # the old wait: cancelled here after 30 s, not hung
+                conn.execute(f"CREATE TABLE {table} (thread_id text)")
+                conn.execute(f"CREATE INDEX CONCURRENTLY {table}_idx ON {table}(thread_id)")
+            assert not acquired.is_set()
+        waiter.join(timeout=30)
+        assert acquired.is_set(), "B never got the lock after A let go"
+    finally:
+        waiter.join(timeout=30)
+        pool_a.close()
+        pool_b.close()
