@@ -241,3 +241,23 @@ def test_cli_run_survives_kill_and_resumes(tmp_path: Path) -> None:
         lines = [json.loads(x) for x in (tmp_path / "run/episodes.jsonl").read_text().splitlines()]
         finished = [(x["task_id"]) for x in lines if x["status"] != "error"]
         assert sorted(finished) == ["idle", "w-alpha", "w-beta"]  # no finished episode ran twice
+
+
+def test_cli_stopped_with_sigterm_drops_queued_episodes_and_records_the_server_counters(tmp_path: Path) -> None:
+    suite = write_tasks(tmp_path / "suite")
+    with serve(create_app(model="scripted", delay_s=0.4)) as url:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "CASEBANK_DATA_DIR": str(tmp_path / "data")}
+        cmd = [str(Path(sys.executable).parent / "casebank"), "ablate", "--tasks", str(suite), "--strategy", "none", "--model", "scripted",
+               "--llm-url", f"{url}/v1", "--concurrency", "1", "--out", str(tmp_path / "run"), "--max-attempts", "1"]  # fmt: skip
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while len(read_records(tmp_path / "run")) < 1:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode() if proc.stdout else ""
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0].decode()
+        assert proc.returncode == 130, output
+        assert "the same command resumes" in output
+        assert len(read_records(tmp_path / "run")) < 4  # the queued episodes did not run
+        segments = [json.loads(x) for x in (tmp_path / "run/server.jsonl").read_text().splitlines()]
+        assert "finished" in segments[-1] and segments[-1]["episodes_planned"] == 4, segments

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -134,10 +135,20 @@ def _run_with_progress(run, configs) -> None:  # noqa: ANN001
             bar.advance(overall)
 
         run.on_record = on_record
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops a run as Ctrl-C does
         try:
             run.run(on_start=on_start)
         except LLMUnavailable as e:
             raise _fail(str(e)) from None
+        except KeyboardInterrupt:
+            err.print(f"stopped: the episodes that were running are recorded in {run.run_dir}; the same command resumes", soft_wrap=True)
+            raise typer.Exit(130) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _scalar(text: str) -> object:

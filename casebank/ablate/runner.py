@@ -271,11 +271,18 @@ class AblationRun:
             else:
                 free.append(job)
         records: list[EpisodeRecord] = []
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.concurrency))
+        try:
             futures = [pool.submit(self._lane, lane) for lane in lanes.values()]
             futures += [pool.submit(self._lane, [job]) for job in free]
             for future in as_completed(futures):
                 records += future.result()
+        except BaseException:
+            # Ctrl-C or SIGTERM (the CLI turns it into KeyboardInterrupt): episodes not started are dropped (a
+            # rerun does them), the running ones finish and are recorded, then `run` records the server's counters.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
         return records
 
     def _lane(self, jobs: list[Job]) -> list[EpisodeRecord]:
