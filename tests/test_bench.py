@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import REPO
 
 from benchmarks.bench.report import at
-from benchmarks.bench.synth import CaseStream
+from benchmarks.bench.synth import CaseStream, VectorCache
 from casebank.ablate.records import EpisodeRecord
 
 pytestmark = pytest.mark.timeout(900)
@@ -118,3 +119,28 @@ def test_synthetic_cases_are_reproducible_distinct_and_follow_the_seeds() -> Non
     variants = cases[78:]
     assert {c.family for c in variants} == {c.family for c in stream.base}
     assert len({c.stats.steps for c in variants}) >= 5 and all(c.outcome.verified_success for c in variants)
+
+
+def test_the_vector_cache_keeps_what_a_stopped_run_embedded(tmp_path: Path) -> None:
+    """100k embeddings take about half an hour here: a run stopped part way keeps its saved part, and the
+    next run embeds only the rest (a deterministic stand-in embeds: this tests the bookkeeping)."""
+    stream = CaseStream(seed=0)
+    calls: list[int] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(len(texts))
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # the run is stopped in its fifth chunk
+        return np.array([[float(len(t)), float(sum(map(ord, t)) % 997)] for t in texts], dtype=np.float32)
+
+    cache = VectorCache(tmp_path, stream, "stand-in")
+    cache.SAVE_EVERY = 2
+    with pytest.raises(KeyboardInterrupt):
+        cache.vectors(50, embed, chunk=8)
+    assert np.load(cache.dir / "vectors.npy").shape == (32, 2)  # four chunks done, saved after the second and fourth
+    calls.clear()
+    again = VectorCache(tmp_path, stream, "stand-in")
+    vectors = again.vectors(50, embed, chunk=8)
+    assert sum(calls) == 18 and again.computed_now == 18
+    texts = stream.texts(50)
+    assert vectors.shape == (50, 2) and vectors[40][0] == len(texts[40]) and vectors[3][0] == len(texts[3])

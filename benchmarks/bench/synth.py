@@ -292,6 +292,8 @@ def _step(
 class VectorCache:
     """The embeddings of the stream's first N task texts, computed once and grown on demand."""
 
+    SAVE_EVERY = 20  # chunks between saves while growing
+
     def __init__(self, root: Path, stream: CaseStream, embedder_path: str):
         key = hashlib.sha256(
             f"{VERSION}:{stream.seed}:{embedder_path}:{len(stream.base)}".encode()
@@ -312,17 +314,22 @@ class VectorCache:
         if len(have) < n:
             texts, before = self.stream.texts(n), len(have)
             parts = [have] if before else []
-            for start in range(len(have), n, chunk):
+            for i, start in enumerate(range(len(have), n, chunk), start=1):
                 parts.append(embed(texts[start : min(n, start + chunk)]))
                 if on_progress:
                     on_progress(min(n, start + chunk) - start)
-            have = np.concatenate(parts).astype(np.float32)
+                if i % self.SAVE_EVERY == 0:  # 100k cases take about half an hour: a stopped run keeps its part
+                    parts = [self._save(np.concatenate(parts).astype(np.float32))]
+            have = self._save(np.concatenate(parts).astype(np.float32))
             self.computed_now += n - before
-            self.dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.dir / "vectors.tmp.npy"
-            np.save(tmp, have)
-            tmp.replace(path)
         return have[:n]
+
+    def _save(self, vectors: np.ndarray) -> np.ndarray:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / "vectors.tmp.npy"
+        np.save(tmp, vectors)
+        tmp.replace(self.dir / "vectors.npy")
+        return vectors
 
     def lookup(self, n: int, vectors: np.ndarray) -> dict[str, np.ndarray]:
         """Task text -> its cached vector, for the first n cases."""
