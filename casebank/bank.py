@@ -61,7 +61,7 @@ from pydantic import BaseModel
 from casebank.config import Settings, Strategy
 from casebank.embedding import CasebankEmbeddingFunction, Embedder
 from casebank.models import Case, TextError, Usage, check_value
-from casebank.retrieval import RetrievalFilters, RetrievedCase, Retriever
+from casebank.retrieval import RetrievalFilters, RetrievedCase, Retriever, get_by_ids
 
 CASE_JSON = "case_json"
 TAG_PREFIX = "tag:"
@@ -361,7 +361,7 @@ class CaseBank:
                 if not batch.ids:
                     continue
                 collection = getattr(self, batch.target)
-                before = collection.get(ids=batch.ids, include=["documents", "metadatas", "embeddings"])
+                before = get_by_ids(collection, batch.ids, ["documents", "metadatas", "embeddings"])
                 undo.append((batch, before))
                 for start in range(0, len(batch.ids), self._max_batch):
                     end = start + self._max_batch
@@ -379,9 +379,10 @@ class CaseBank:
                 added = [i for i in batch.ids if i not in existed]
                 for start in range(0, len(added), self._max_batch):
                     collection.delete(ids=added[start : start + self._max_batch])
-                if before["ids"]:
-                    collection.upsert(ids=before["ids"], documents=before["documents"],
-                                      metadatas=before["metadatas"], embeddings=before["embeddings"])
+                for start in range(0, len(before["ids"]), self._max_batch):
+                    end = start + self._max_batch
+                    collection.upsert(ids=before["ids"][start:end], documents=before["documents"][start:end],
+                                      metadatas=before["metadatas"][start:end], embeddings=before["embeddings"][start:end])
             except Exception:
                 log.exception("could not undo a failed batch write in %s; re-run the import", batch.target)
 

@@ -63,6 +63,20 @@ def _words(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
 
 
+GET_CHUNK = 5000  # ids per Chroma get: one get(ids=...) is one SQL statement, and SQLite refuses past 32,766 variables
+
+
+def get_by_ids(collection: Any, ids: list[str], include: list[str]) -> dict[str, list[Any]]:
+    """`collection.get(ids=ids, include=include)` for any number of ids, in chunks of GET_CHUNK (a bank of 100k
+    cases rebuilding its BM25 index asked for all of them at once and failed: "too many SQL variables")."""
+    out: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+    for start in range(0, len(ids), GET_CHUNK):
+        got = collection.get(ids=ids[start : start + GET_CHUNK], include=include)
+        for key in out:
+            out[key].extend(got[key] if got[key] is not None else [])
+    return out
+
+
 class _BM25Index:
     """A bm25s index over `ids`, plus the documents added since it was built (`extra`: id -> tokens), which
     are scored with the index's own statistics (document count, document frequencies, mean length) by
@@ -174,8 +188,8 @@ class Retriever:
     def _documents(self, ids: list[str], filters: RetrievalFilters) -> dict[str, str]:
         documents: dict[str, str] = {}
         for collection in self._collections(filters):
-            got = collection.get(ids=ids, include=["documents"])
-            documents.update(zip(got["ids"], got["documents"]))
+            got = get_by_ids(collection, ids, ["documents"])
+            documents.update(zip(got["ids"], got["documents"], strict=True))
         return documents
 
     def _bm25(self, query: str, k: int, filters: RetrievalFilters) -> list[tuple[str, float]]:

@@ -8,6 +8,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from casebank.bank import CaseBank
 from casebank.config import Settings
 from casebank.retrieval import RetrievalFilters
@@ -117,3 +119,23 @@ def test_server_bank_persists_across_clients(chroma_server: str, tmp_path: Path)
     assert reopened.count() == 1 and reopened.retrieve("caching", 1, "bm25")[0].case.task.startswith("Shared")
     reopened.reset()
     assert CaseBank(settings).count() == 0
+
+
+def test_reads_by_id_go_past_sqlites_variable_limit(tmp_path: Path) -> None:
+    """A 100k-case bank rebuilding its BM25 index read every document in one get(ids=...), which SQLite
+    refuses past 32,766 variables ("too many SQL variables"); `get_by_ids` reads in chunks."""
+    import chromadb
+
+    from casebank.retrieval import get_by_ids
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    collection = client.create_collection("big", embedding_function=None)
+    n, step = 40_000, client.get_max_batch_size()
+    ids = [f"case-{i}" for i in range(n)]
+    for start in range(0, n, step):
+        part = range(start, min(n, start + step))
+        collection.add(ids=[ids[i] for i in part], embeddings=[[float(i), 1.0] for i in part], documents=[f"task {i}" for i in part])
+    with pytest.raises(Exception, match="too many SQL variables"):
+        collection.get(ids=ids, include=["documents"])  # what the bank did before
+    got = get_by_ids(collection, ids, ["documents"])
+    assert len(got["ids"]) == n and dict(zip(got["ids"], got["documents"], strict=True)) == {f"case-{i}": f"task {i}" for i in range(n)}
