@@ -217,17 +217,23 @@ def test_a_seed_subset_banks_the_cases_finetune_trains_on(tmp_path: Path) -> Non
         load_records(seeds.SEEDS_FILE, subset=500)
 
 
-def test_cli_run_survives_kill_and_resumes(tmp_path: Path) -> None:
+def cli_run_after_one_episode(tmp_path: Path, url: str) -> tuple[list[str], dict[str, str], subprocess.Popen[bytes]]:
+    """`casebank ablate` on the four-task suite as a subprocess (its own session), once its first episode is recorded."""
     suite = write_tasks(tmp_path / "suite")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CASEBANK_DATA_DIR": str(tmp_path / "data")}
+    cmd = [str(Path(sys.executable).parent / "casebank"), "ablate", "--tasks", str(suite), "--strategy", "none", "--model", "scripted",
+           "--llm-url", f"{url}/v1", "--concurrency", "1", "--out", str(tmp_path / "run"), "--max-attempts", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(read_records(tmp_path / "run")) < 1:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode() if proc.stdout else ""
+        time.sleep(0.1)
+    return cmd, env, proc
+
+
+def test_cli_run_survives_kill_and_resumes(tmp_path: Path) -> None:
     with serve(create_app(model="scripted", delay_s=0.4)) as url:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "CASEBANK_DATA_DIR": str(tmp_path / "data")}
-        cmd = [str(Path(sys.executable).parent / "casebank"), "ablate", "--tasks", str(suite), "--strategy", "none", "--model", "scripted",
-               "--llm-url", f"{url}/v1", "--concurrency", "1", "--out", str(tmp_path / "run"), "--max-attempts", "1"]  # fmt: skip
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while len(read_records(tmp_path / "run")) < 1:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode() if proc.stdout else ""
-            time.sleep(0.1)
+        cmd, env, proc = cli_run_after_one_episode(tmp_path, url)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         before = read_records(tmp_path / "run")
@@ -244,16 +250,8 @@ def test_cli_run_survives_kill_and_resumes(tmp_path: Path) -> None:
 
 
 def test_cli_stopped_with_sigterm_drops_queued_episodes_and_records_the_server_counters(tmp_path: Path) -> None:
-    suite = write_tasks(tmp_path / "suite")
     with serve(create_app(model="scripted", delay_s=0.4)) as url:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "CASEBANK_DATA_DIR": str(tmp_path / "data")}
-        cmd = [str(Path(sys.executable).parent / "casebank"), "ablate", "--tasks", str(suite), "--strategy", "none", "--model", "scripted",
-               "--llm-url", f"{url}/v1", "--concurrency", "1", "--out", str(tmp_path / "run"), "--max-attempts", "1"]  # fmt: skip
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while len(read_records(tmp_path / "run")) < 1:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode() if proc.stdout else ""
-            time.sleep(0.1)
+        _, _, proc = cli_run_after_one_episode(tmp_path, url)
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=60)[0].decode()
         assert proc.returncode == 130, output
