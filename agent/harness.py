@@ -18,6 +18,9 @@
                         this turn is refused once, with a note to make the failed call work
     drop_unknown_args   (off until measured) a call with arguments its tool does not take
                         (run(command, output=...)) runs without them, with a note, instead of failing
+    restate_task        (off until measured) the next-step hint starts with the turn's request, so the
+                        latest message says what was asked (seen: a run prints 110.0 where the task says
+                        60.0, or prints the answer, and the 0.5B goes on with an example's next step)
     case_format         retrieved cases as text in the system prompt, or as earlier chat turns
     context_budget      observations capped in tokens; older ones shortened before a request overflows;
                         a context-length 400 shrinks the prompt and retries instead of ending the episode
@@ -84,6 +87,7 @@ class Harness(BaseModel):
     copy_guard: bool = True
     error_guard: bool = False
     drop_unknown_args: bool = False
+    restate_task: bool = False
     tool_choice: Literal["required", "auto"] = "required"
 
 
@@ -239,7 +243,10 @@ def build_prompt(
     if harness.next_hint and messages and isinstance(messages[-1], ToolMessage):
         last = messages[-1]
         if hint := next_hint(messages):
-            messages[-1] = last.model_copy(update={"content": f"{last.content}\n{load_prompt(hint)}"})
+            text = load_prompt(hint)
+            if harness.restate_task and turn_start < len(history) and isinstance(history[turn_start], HumanMessage):
+                text = restated(str(history[turn_start].content)) + text
+            messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
     primer = primer_turns(harness.primer_file) if harness.primer and harness.primer_format == "turns" else []
     prompt = [SystemMessage(system), *primer, *examples, *messages]
     if not harness.context_budget:
@@ -249,6 +256,11 @@ def build_prompt(
     if budget_tokens is not None:
         prompt = fit(prompt, budget_tokens)
     return prompt
+
+
+def restated(request: str, limit: int = 400) -> str:
+    """The turn's request as the hint's first line, on one line, abbreviated past `limit` characters."""
+    return f"[The task: {abbreviate(' '.join(request.split()), limit)}]\n"
 
 
 def next_hint(messages: Sequence[BaseMessage]) -> str | None:

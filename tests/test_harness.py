@@ -158,6 +158,30 @@ def test_drop_unknown_args_runs_the_call_without_them(tmp_path: Path) -> None:
     assert plain.run_task(task({})).steps[0].observation == "error: edit_file needs argument(s): new"
 
 
+def test_restate_task_puts_the_request_before_the_next_step_hint(tmp_path: Path) -> None:
+    replies = [tool_call("write_file", {"path": "show.py", "content": "print('ok')"}), tool_call("run", {"command": "python show.py"}),
+               tool_call("run", {"command": "python missing.py"}), tool_call("write_file", {"path": "out.txt", "content": "ok"}),
+               tool_call("submit", {"summary": "ok"})]  # fmt: skip
+    instruction = "Put ok in out.txt.\n\nThen   stop." + " pad" * 200
+    lever = OFF.model_copy(update={"next_hint": True, "workspace_context": True, "restate_task": True})
+    on, model = agent(tmp_path, replies, lever)
+    result = on.run_task(task({}, instruction=instruction))
+    assert result.outcome.verified_success
+    hint_after_write, hint_after_run = str(model.calls[1][-1].content), str(model.calls[2][-1].content)
+    # the request on one line (whitespace folded, a long one abbreviated), then the usual hint
+    assert hint_after_write.endswith(load_prompt("hint_write.md"))
+    assert "\n[The task: Put ok in out.txt. Then stop. pad" in hint_after_write and "chars omitted" in hint_after_write
+    assert hint_after_run.endswith(load_prompt("hint_run.md")) and "[The task: Put ok in out.txt." in hint_after_run
+    # the request quoted is the user's, not the workspace overview the first message carries
+    assert "[workspace" not in hint_after_run
+    # a failed step still gets no hint, and the stored observations stay as the tools said them
+    assert "[The task:" not in str(model.calls[3][-1].content)
+    assert all("[The task:" not in s.observation for s in result.steps)
+    off, model_off = agent(tmp_path, replies, lever.model_copy(update={"restate_task": False}))
+    off.run_task(task({}, instruction=instruction))
+    assert not any("[The task:" in str(m.content) for call in model_off.calls for m in call)
+
+
 def test_example_answers_hold_the_primer_and_the_retrieved_cases() -> None:
     from casebank.casefile import load_cases
     from seeds import SEEDS_FILE

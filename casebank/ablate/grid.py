@@ -44,7 +44,7 @@ WriteBack = Literal["off", "online"]
 
 # Harness levers added after runs were recorded: left out of a config's hash while at their default, so a run
 # recorded before a lever existed keeps its hashes (and resumes) as long as the lever stays at that default.
-ADDED_LATER = ("error_guard", "drop_unknown_args")
+ADDED_LATER = ("error_guard", "drop_unknown_args", "restate_task")
 
 
 class AblationConfig(BaseModel):
