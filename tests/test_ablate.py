@@ -140,6 +140,24 @@ def test_concurrent_run_accounts_errors_apart_and_resumes(tmp_path: Path) -> Non
         assert httpx.get(f"{url}/stats").json()["requests"] > before
 
 
+def test_a_slow_model_call_within_the_request_timeout_is_no_error(tmp_path: Path) -> None:
+    # A long completion on a busy CPU server is slow, not broken: the per-call timeout is a net for a stuck
+    # server (default 1800 s), and a call that outlasts it is an infrastructure error, never a task failure.
+    tasks = [t for t in load_tasks(write_tasks(tmp_path / "suite")) if t.id == "w-alpha"]
+    grid = AblationGrid(configs=[{"name": "a", "strategy": "none", "k": 0}])
+    assert AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "d", llm_url="http://x/v1", seed_file=seeds.FIXTURE_FILE).request_timeout_s == 1800
+    with serve(create_app(model="qwen2.5-coder-0.5b-instruct", delay_s=1.5)) as url:
+        short = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "short", llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE,
+                            max_attempts=1, request_timeout_s=0.5)  # fmt: skip
+        assert short.agent_config(grid.expand()[0], 0).request_timeout_s == 0.5
+        (timed_out,) = short.run()
+        assert timed_out.status == "error" and "timed out" in (timed_out.error or "").lower()
+        ample = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "ample", llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE,
+                            max_attempts=1, request_timeout_s=30)  # fmt: skip
+        (done,) = ample.run()
+        assert done.status == "success" and done.model_calls == 3
+
+
 def test_episodes_spread_over_several_servers_and_a_dead_one_costs_no_episode(tmp_path: Path) -> None:
     import socket
 

@@ -169,6 +169,11 @@ class AblationRun:
     seed_file: Path
     concurrency: int = 4
     max_attempts: int = 3
+    # One model call's HTTP timeout: a net against a stuck server, not a limit on the model. At the CPU
+    # server's ~2 tok/s per request under 8 concurrent episodes, a 1024-token completion takes ~500 s; at
+    # 300 s (the chat default) such a call timed out again on every retry (temperature 0 repeats it) and
+    # the episode became an infrastructure error after 3 x 2 x 300 s.
+    request_timeout_s: float = 1800.0
     api_key: str = "EMPTY"
     settings: Settings = field(default_factory=Settings)
     on_record: Callable[[EpisodeRecord], None] | None = None
@@ -360,6 +365,7 @@ class AblationRun:
             write_back=config.write_back == "online",
             record_usage=config.write_back == "online",
             max_retries=1,
+            request_timeout_s=self.request_timeout_s,
         )
 
     def _key(self, job: Job) -> dict[str, Any]:
