@@ -4,8 +4,9 @@ earlier run (the four-way table's base/none and base/in-context, from the ladder
     python benchmarks/reuse_episodes.py benchmarks/results/ladder benchmarks/results/fourway \\
         -c benchmarks/grids/fourway.yaml [--level 1 --level 2]
 
-An episode is copied when it finished (an infrastructure `error` is left to run again), its config hash is one of the grid's configs, its task passes the grid's filters
-(and the --level/--split options), and the destination does not have it yet; its step log comes along. The
+An episode is copied when it finished (an infrastructure `error` is left to run again), its config hash is
+one of the grid's configs, its task passes the grid's filters (and the --level/--split options), and the
+destination does not have it yet; its step log comes along. The
 source must have run on one harness (one fingerprint in its server.jsonl), and the destination's earlier
 invocations, if any, on the same one: episodes of two harnesses in one table would compare nothing. The copy
 is recorded in the destination's server.jsonl (source, harness, count), so `casebank ablate` resuming there
@@ -24,15 +25,8 @@ from types import SimpleNamespace
 
 from casebank.ablate.grid import AblationGrid
 from casebank.ablate.records import append_record, read_records
-
-SERVER_FILE = "server.jsonl"
-
-
-def fingerprints(run_dir: Path) -> set[str]:
-    path = run_dir / SERVER_FILE
-    if not path.exists():
-        return set()
-    return {json.loads(line).get("harness", "") for line in path.read_text().splitlines() if line.strip()} - {""}
+from casebank.ablate.runner import SERVER_FILE, step_file
+from casebank.ablate.runner import run_fingerprints as fingerprints
 
 
 def reuse(src: Path, dst: Path, grid: AblationGrid, levels: list[int], splits: list[str]) -> int:
@@ -58,10 +52,9 @@ def reuse(src: Path, dst: Path, grid: AblationGrid, levels: list[int], splits: l
         ):
             continue
         append_record(dst, record)
-        step = Path("steps") / record.config_hash / f"{record.task_id}-r{record.repeat}.json"
-        if (src / step).exists():
-            (dst / step).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src / step, dst / step)
+        if (step := step_file(src, record)).exists():
+            step_file(dst, record).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(step, step_file(dst, record))
         have.add(record.key)
         copied += 1
     with (dst / SERVER_FILE).open("a", encoding="utf-8") as f:

@@ -82,6 +82,19 @@ _COUNTERS = {
 }
 
 
+def run_fingerprints(run_dir: Path) -> set[str]:
+    """The harness fingerprints a run dir's invocations (and copies, benchmarks/reuse_episodes.py) recorded."""
+    path = run_dir / SERVER_FILE
+    if not path.exists():
+        return set()
+    return {json.loads(line).get("harness", "") for line in path.read_text().splitlines() if line.strip()} - {""}
+
+
+def step_file(run_dir: Path, record: EpisodeRecord) -> Path:
+    """Where an episode's step log lives: RUN_DIR/steps/<config hash>/<task>-r<repeat>.json."""
+    return run_dir / STEPS_DIR / record.config_hash / f"{record.task_id}-r{record.repeat}.json"
+
+
 def harness_fingerprint() -> str:
     """A hash of what shapes an episode beyond its config: the agent's code and the prompt templates.
     A config's hash covers its settings only, so a resumed run records this per invocation (server.jsonl)
@@ -259,10 +272,7 @@ class AblationRun:
                 f.write(json.dumps(segment) + "\n")
 
     def earlier_fingerprints(self) -> set[str]:
-        path = self.run_dir / SERVER_FILE
-        if not path.exists():
-            return set()
-        return {json.loads(line).get("harness", "") for line in path.read_text().splitlines() if line.strip()} - {""}
+        return run_fingerprints(self.run_dir)
 
     def _run(self, todo: list[Job], on_start: Callable[[list[Job]], None] | None) -> list[EpisodeRecord]:
         if on_start is not None:
@@ -338,12 +348,12 @@ class AblationRun:
         """RUN_DIR/steps/<config hash>/<task>-r<repeat>.json: the episode's tool calls, observations
         (abbreviated) and answer, for reading why it failed. Not read back by the run or the report."""
         steps, answer = self._steps.pop(record.key, ([], None))
-        folder = self.run_dir / STEPS_DIR / record.config_hash
-        folder.mkdir(parents=True, exist_ok=True)
+        path = step_file(self.run_dir, record)
+        path.parent.mkdir(parents=True, exist_ok=True)
         out = {"task_id": record.task_id, "status": record.status, "failure_mode": record.failure_mode, "answer": answer,
                "detail": record.detail,
                "steps": [{"tool": s.tool, "args": s.args, "ok": s.ok, "observation": abbreviate(s.observation, 800)} for s in steps]}
-        (folder / f"{record.task_id}-r{record.repeat}.json").write_text(json.dumps(out, indent=1, default=str))
+        path.write_text(json.dumps(out, indent=1, default=str))
 
     def agent_config(self, config: AblationConfig, repeat: int) -> Any:
         from agent.config import AgentConfig
