@@ -237,15 +237,15 @@ def build_prompt(
     turn's user message; under `context_budget`, observations are capped and older ones shortened
     until the prompt fits `budget_tokens`."""
     messages: list[BaseMessage] = list(history)
-    if overview and turn_start < len(messages) and isinstance(messages[turn_start], HumanMessage):
-        first = messages[turn_start]
-        messages[turn_start] = HumanMessage(with_context(str(first.content), overview), id=first.id)
+    request = messages[turn_start] if turn_start < len(messages) and isinstance(messages[turn_start], HumanMessage) else None
+    if overview and request is not None:
+        messages[turn_start] = HumanMessage(with_context(str(request.content), overview), id=request.id)
     if harness.next_hint and messages and isinstance(messages[-1], ToolMessage):
         last = messages[-1]
         if hint := next_hint(messages):
             text = load_prompt(hint)
-            if harness.restate_task and turn_start < len(history) and isinstance(history[turn_start], HumanMessage):
-                text = restated(str(history[turn_start].content)) + text
+            if harness.restate_task and request is not None:
+                text = restated(str(request.content)) + text
             messages[-1] = last.model_copy(update={"content": f"{last.content}\n{text}"})
     primer = primer_turns(harness.primer_file) if harness.primer and harness.primer_format == "turns" else []
     prompt = [SystemMessage(system), *primer, *examples, *messages]
