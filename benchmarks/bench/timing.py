@@ -30,8 +30,9 @@ def stopwatch(into: list[float]) -> Iterator[None]:
 
 
 def rate(count: int, seconds: float) -> dict[str, float]:
+    # seconds keep microseconds: at 3 decimals a 35 ms ingest rounds by up to 1.4%, and per_s no longer equals count / seconds
     return {
         "count": count,
-        "seconds": round(seconds, 3),
+        "seconds": round(seconds, 6),
         "per_s": round(count / seconds, 2) if seconds > 0 else float("nan"),
     }
