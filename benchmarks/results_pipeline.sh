@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The runs behind benchmarks/results (the ladder of issue 8; the four-way table and the data-efficiency
+# curve of issue 9; the levers added after the ladder began), in order. Every stage resumes: run the
+# script again after a stop and it goes on where it was; a finished stage is skipped.
+#
+#   nohup bash benchmarks/results_pipeline.sh > pipeline.log 2>&1 &
+#   touch "$STOP"        # stop: the running ablation gets SIGTERM, records its running episodes, exits
+#
+# One agent for every table that compares with the ladder: the ladder began on the agent code of commit
+# 3945c3e (harness fingerprint ef22b9af2c08), so the ladder, the four-way table and the data-efficiency
+# grid run from a worktree of that commit, with two later fixes to casebank/ablate applied (d60a985: SIGTERM
+# stops a run; 617dcfa: --request-timeout). The levers of 1222933 and 1ae30e3 (off by default, so the
+# default agent of HEAD behaves as 3945c3e's) run from a worktree of 1ae30e3. Serving (vLLM) and
+# fine-tuning come from this checkout. Heavy jobs run one at a time: vLLM is stopped while adapters train.
+set -uo pipefail
+
+ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+CB=$ROOT/.venv/bin/casebank
+PY=$ROOT/.venv/bin/python
+RESULTS=$ROOT/benchmarks/results
+GRIDS=$ROOT/benchmarks/grids
+PIN=${PIN:-$ROOT/../ladder-wt}
+LEVERS_PIN=${LEVERS_PIN:-$ROOT/../levers-wt}
+STOP=${STOP:-/tmp/casebank-results.stop}
+ADAPTERS=${ADAPTERS:-$RESULTS/data_efficiency/adapters}
+URL=http://127.0.0.1:8001/v1
+CONCURRENCY=${CONCURRENCY:-8}
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+stopped() { [[ -e $STOP ]]; }
+
+worktree() {  # DIR COMMIT PATCH_COMMIT...: a worktree of COMMIT with the PATCH_COMMITs' casebank/ablate changes
+    local dir=$1 commit=$2
+    shift 2
+    [[ -d $dir ]] && return 0
+    git -C "$ROOT" worktree add -f "$dir" "$commit" >/dev/null || return 1
+    for patch in "$@"; do git -C "$ROOT" show "$patch" -- casebank/ablate | git -C "$dir" apply || return 1; done
+}
+
+serve() {  # LORA_ARGS...: (re)start vLLM with these adapters; waits until it answers
+    stop_server
+    log "vLLM: starting $*"
+    (cd "$ROOT" && nohup "$CB" llm serve "$@" > /tmp/casebank-vllm.out 2>&1 &)
+    for _ in $(seq 1 120); do
+        curl -sf "$URL/models" > /dev/null && return 0
+        sleep 5
+    done
+    log "vLLM did not come up: /tmp/casebank-vllm.out"
+    return 1
+}
+
+stop_server() {
+    pkill -f "casebank llm serve" 2>/dev/null
+    pkill -f vllm.entrypoints 2>/dev/null
+    while pgrep -f vllm.entrypoints > /dev/null; do sleep 2; done
+}
+
+served() {  # NAMES...: true when vLLM serves every name
+    local models
+    models=$(curl -sf "$URL/models") || return 1
+    for name in "$@"; do grep -q "\"id\":\"$name\"" <<< "$models" || return 1; done
+}
+
+pending() {  # WORKTREE GRID OUT: episodes not yet run
+    (cd "$1" && PYTHONPATH=$1 "$CB" ablate -c "$2" --out "$3" --dry-run 2>/dev/null) | sed -n 's/.* \([0-9]*\) not yet run.*/\1/p'
+}
+
+ablate() {  # WORKTREE GRID OUT: run until nothing is pending (at most 3 passes) or the stop file appears
+    local wt=$1 grid=$2 out=$3 left pid
+    for pass in 1 2 3; do
+        left=$(pending "$wt" "$grid" "$out")
+        [[ $left == 0 ]] && { log "$(basename "$out"): complete"; return 0; }
+        stopped && return 1
+        log "$(basename "$out"): $left episodes to run (pass $pass)"
+        (cd "$wt" && PYTHONPATH=$wt exec "$CB" ablate -c "$grid" --out "$out" --llm-url "$URL" \
+            --concurrency "$CONCURRENCY" --request-timeout 1800) &
+        pid=$!
+        while kill -0 "$pid" 2>/dev/null; do
+            if stopped; then kill -TERM "$pid"; log "stop: waiting for the running episodes"; fi
+            sleep 10
+            stopped && { wait "$pid"; return 1; }
+        done
+        wait "$pid"
+    done
+    [[ $(pending "$wt" "$grid" "$out") == 0 ]]
+}
+
+worktree "$PIN" 3945c3e d60a985 617dcfa || { log "cannot make $PIN"; exit 1; }
+
+# 1. The ladder: four configs on the whole held-out ladder (issue 8).
+served qwen2.5-coder-0.5b-instruct || serve || exit 1
+ablate "$PIN" "$GRIDS/ladder.yaml" "$RESULTS/ladder" || exit 0
+
+# 2. Base/best in-context: the ladder's best on its dev split (git diff shows the grids' change).
+"$PY" "$ROOT/benchmarks/pick_best.py" "$RESULTS/ladder" --candidate hybrid-k4 --candidate dense-k4 --candidate bm25-k4 \
+    --rewrite "$GRIDS/fourway.yaml" --rewrite "$GRIDS/data_efficiency.yaml" || exit 1
+
+# 3. The four-way table (issue 9): the base configs come from the ladder.
+"$PY" "$ROOT/benchmarks/reuse_episodes.py" "$RESULTS/ladder" "$RESULTS/fourway" -c "$GRIDS/fourway.yaml" || exit 1
+if [[ $(pending "$PIN" "$GRIDS/fourway.yaml" "$RESULTS/fourway") != 0 ]]; then
+    served casebank-ft || serve --lora casebank-ft=casebank/adapters/casebank-ft || exit 1
+    ablate "$PIN" "$GRIDS/fourway.yaml" "$RESULTS/fourway" || exit 0
+fi
+
+# 4. Adapters on 10, 20 and 40 seeds (vLLM stopped: training takes both cores). Each resumes from its checkpoints.
+for n in 10 20 40; do
+    [[ -f $ADAPTERS/casebank-ft-$n/casebank-manifest.json ]] && continue
+    stopped && exit 0
+    stop_server
+    log "finetune: $n seeds"
+    (cd "$ROOT" && "$CB" finetune --preset cpu --subset "$n" --out "$ADAPTERS/casebank-ft-$n") || exit 1
+done
+
+# 5. The data-efficiency curve: the 78-seed and 0-seed points come from the four-way table.
+"$PY" "$ROOT/benchmarks/reuse_episodes.py" "$RESULTS/fourway" "$RESULTS/data_efficiency" -c "$GRIDS/data_efficiency.yaml" || exit 1
+if [[ $(pending "$PIN" "$GRIDS/data_efficiency.yaml" "$RESULTS/data_efficiency") != 0 ]]; then
+    loras=(--lora casebank-ft=casebank/adapters/casebank-ft)
+    for n in 10 20 40; do loras+=(--lora "casebank-ft-$n=$ADAPTERS/casebank-ft-$n"); done
+    served casebank-ft casebank-ft-10 casebank-ft-20 casebank-ft-40 || serve "${loras[@]}" || exit 1
+    ablate "$PIN" "$GRIDS/data_efficiency.yaml" "$RESULTS/data_efficiency" || exit 0
+fi
+
+# 6. The levers added after the ladder began, on the dev split's levels 1-2 (its own agent, its own run dir).
+worktree "$LEVERS_PIN" 1ae30e3 617dcfa || { log "cannot make $LEVERS_PIN"; exit 1; }
+served qwen2.5-coder-0.5b-instruct || serve || exit 1
+ablate "$LEVERS_PIN" "$GRIDS/new_levers.yaml" "$RESULTS/new_levers" || exit 0
+log "all stages complete"
