@@ -89,8 +89,10 @@ ablate() {  # WORKTREE GRID OUT: run until nothing is pending (at most 3 passes)
 worktree "$PIN" 3945c3e d60a985 617dcfa || { log "cannot make $PIN"; exit 1; }
 
 # 1. The ladder: four configs on the whole held-out ladder (issue 8).
-served qwen2.5-coder-0.5b-instruct || serve || exit 1
-ablate "$PIN" "$GRIDS/ladder.yaml" "$RESULTS/ladder" || exit 0
+if [[ $(pending "$PIN" "$GRIDS/ladder.yaml" "$RESULTS/ladder") != 0 ]]; then
+    served qwen2.5-coder-0.5b-instruct || serve || exit 1
+    ablate "$PIN" "$GRIDS/ladder.yaml" "$RESULTS/ladder" || exit 0
+fi
 
 # 2. Base/best in-context: the ladder's best on its dev split (git diff shows the grids' change).
 "$PY" "$ROOT/benchmarks/pick_best.py" "$RESULTS/ladder" --candidate hybrid-k4 --candidate dense-k4 --candidate bm25-k4 \
