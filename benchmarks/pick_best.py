@@ -15,12 +15,11 @@ candidate wins.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from casebank.ablate.grid import AblationConfig
-from casebank.ablate.records import EpisodeRecord, read_records
+from casebank.ablate.records import EpisodeRecord, read_configs, read_records
 
 
 def dev_successes(records: list[EpisodeRecord], names: list[str], split: str = "dev") -> dict[str, tuple[int, int]]:
@@ -44,8 +43,7 @@ def pick(counts: dict[str, tuple[int, int]]) -> str:
 
 def run_configs(run_dir: Path) -> dict[str, AblationConfig]:
     """The run's configs by name, from the configs.json `casebank ablate` writes."""
-    entries = json.loads((run_dir / "configs.json").read_text(encoding="utf-8")).values()
-    return {e["name"]: AblationConfig.model_validate(e["config"]) for e in entries}
+    return {e["name"]: AblationConfig.model_validate(e["config"]) for e in read_configs(run_dir).values()}
 
 
 def _setting(config: AblationConfig) -> str:
