@@ -35,7 +35,8 @@ class AgentConfig(BaseModel):
     max_retries: int = Field(2, ge=0, le=10, description="Client retries of a failed model call (0: fail at once).")
 
     # ---- retrieval ----
-    strategy: Strategy = "hybrid"
+    # dense k=4: the ladder's best in-context config on its dev split (benchmarks/results/ladder, pick_best.py)
+    strategy: Strategy = "dense"
     k: int = Field(4, ge=0, le=50)
     filters: RetrievalFilters = Field(default_factory=RetrievalFilters)
     # 2500 (10,000 chars) leaves room in an 8k context for the tool schemas, the primer, the workspace

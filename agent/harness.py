@@ -14,6 +14,10 @@
     copy_guard          a submit whose summary is copied word for word from an example (the primer's or a
                         retrieved case's) or from a tool's or argument's description is refused once,
                         with a note to answer this task
+    copy_guard_short    the copy guard also refuses, once, a short answer (one or two words) copied from an
+                        example: seen, "What is 17 * 23?" answered "42", the primer's answer to 6 * 7. A right
+                        answer that matches an example's is refused once, then stands. None of the ladder's and
+                        four-way table's 655 submits was such a copy, so it leaves those runs as they were
     error_guard         (off until measured) a submit whose summary repeats an error a tool answered in
                         this turn is refused once, with a note to make the failed call work
     drop_unknown_args   (off until measured) a call with arguments its tool does not take
@@ -85,6 +89,7 @@ class Harness(BaseModel):
     force_submit: bool = True
     submit_gate: bool = True
     copy_guard: bool = True
+    copy_guard_short: bool = True
     error_guard: bool = False
     drop_unknown_args: bool = False
     restate_task: bool = False
@@ -421,8 +426,10 @@ def example_answers(harness: Harness, cases: Sequence[Any] = ()) -> list[str]:
     for m in [*turns, *case_turns(cases)]:
         if isinstance(m, AIMessage):
             answers += [str(c["args"].get("summary", "")) for c in m.tool_calls if c["name"] == "submit"]
-    # Sentences only: a copied number or name ("42") may well be this task's right answer too.
-    return sorted({a for a in answers if len(a.split()) >= 3})
+    # Sentences only, unless copy_guard_short: a copied number or name ("42") may be this task's right answer
+    # too, so refusing it costs a right answer one more model call (the guard refuses once a turn).
+    shortest = 1 if harness.copy_guard_short else 3
+    return sorted({a for a in answers if len(a.split()) >= shortest})
 
 
 def is_copied(summary: str, answers: Sequence[str]) -> bool:

@@ -6,6 +6,7 @@ N times in fresh conversations:
 - "What is 17 * 23?" succeeds when the answer contains 391, and is counted within 2 model calls or not.
 
     python benchmarks/chat_targets.py --llm-url http://127.0.0.1:8001/v1 -n 3
+    python benchmarks/chat_targets.py --only multiply --harness copy_guard_short=true   # a lever switched on
 
 The API runs in-process on a free port, over a temp data dir seeded with the bundled seeds; write-back
 goes to that temp bank, never to yours.
@@ -26,9 +27,12 @@ import httpx
 import seeds
 from casebank.bank import CaseBank
 from casebank.casefile import load_cases
+from agent.harness import Harness
+from casebank.ablate.cli import _scalar
 from casebank.config import Settings
 from serving.app import create_app
 from serving.config import ServerSettings
+from serving.service import default_agent_factory
 from serving.testing import serve
 
 HELLO = "Create hello.py that prints 'hello from casebank', run it, and tell me what it printed."
@@ -48,14 +52,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/chat_targets.json"))
     parser.add_argument("--profile", default="casebank", help="The API profile (model name) to chat with.")
     parser.add_argument("--only", choices=["hello", "multiply"], help="Ask only one of the two prompts.")
+    parser.add_argument("--harness", action="append", default=[], metavar="NAME=VALUE",
+                        help="A harness lever for every chat, e.g. copy_guard_short=true (repeatable).")
     args = parser.parse_args()
+    levers = {name.strip(): _scalar(value) for name, _, value in (item.partition("=") for item in args.harness)}
+    Harness.model_validate(levers)  # an unknown lever or a bad value stops here, not silently
+
+    def agent_factory(config, bank, checkpointer):  # noqa: ANN001, ANN202
+        return default_agent_factory(config.model_copy(update={"harness": config.harness.model_copy(update=levers)}), bank, checkpointer)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         bank = CaseBank(settings)
         bank.upsert(load_cases(seeds.default_seed_file(), "casebank"))
         # A busy CPU server can take minutes for a first reply; the stuck-server bound is not what is measured.
-        app = create_app(ServerSettings(llm_url=args.llm_url, first_token_timeout_s=600), bank=bank)
+        app = create_app(ServerSettings(llm_url=args.llm_url, first_token_timeout_s=600), agent_factory, bank=bank)
         with serve(app) as url:
             prompts = {"hello": [HELLO], "multiply": [MULTIPLY], None: [HELLO, MULTIPLY]}[args.only]
             for prompt in prompts:
@@ -72,12 +83,14 @@ def main() -> None:
                     else:
                         ok = "391" in re.findall(r"\d+", answer)
                     rows.append({"prompt": prompt, "try": i, "ok": ok, "model_calls": ext["model_calls"], "answer": answer[:200],
-                                 "tools": [s["tool"] for s in ext["steps"]], "elapsed_s": ext["elapsed_s"]})  # fmt: skip
-                    print(json.dumps(rows[-1]))
+                                 "tools": [s["tool"] for s in ext["steps"]], "elapsed_s": ext["elapsed_s"],
+                                 "steps": [{"tool": s["tool"], "args": s["args"], "observation": s["observation"][:300]} for s in ext["steps"]]})  # fmt: skip
+                    print(json.dumps({k: v for k, v in rows[-1].items() if k != "steps"}))
     hello = [r for r in rows if r["prompt"] == HELLO]
     mult = [r for r in rows if r["prompt"] == MULTIPLY]
     summary = {
         "profile": args.profile,
+        "harness": levers,
         "hello_success": f"{sum(r['ok'] for r in hello)}/{len(hello)}",
         "multiply_success": f"{sum(r['ok'] for r in mult)}/{len(mult)}",
         "multiply_within_2_calls": f"{sum(r['ok'] and r['model_calls'] <= 2 for r in mult)}/{len(mult)}",

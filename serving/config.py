@@ -4,7 +4,7 @@ The case bank's settings (data dir, Chroma, embedder) stay in `casebank.config.S
 HTTP side: bind address, keys, limits, the LLM backend and the model profiles the API serves.
 
 Lists take JSON or a comma-separated string: `CASEBANK_USER_KEYS=k1,k2`. Profiles take JSON:
-`CASEBANK_PROFILES='{"casebank": {"strategy": "hybrid", "k": 4}, "mine": {"model": "my-lora", "k": 2}}'`.
+`CASEBANK_PROFILES='{"casebank": {"strategy": "dense", "k": 4}, "mine": {"model": "my-lora", "k": 2}}'`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str | None = Field(None, description="Served model name at the LLM backend; None: ServerSettings.llm_model.")
-    strategy: Strategy = "hybrid"
+    strategy: Strategy = "dense"
     k: int = Field(4, ge=0, le=50)
     description: str = ""
 
@@ -44,8 +44,8 @@ def ft_profiles() -> dict[str, Profile]:
     return {
         "casebank-ft": Profile(model=ADAPTER_NAME, strategy="none", k=0,
                                description="The model fine-tuned on the seeds (LoRA adapter casebank-ft), no retrieved cases."),
-        "casebank-ft-cases": Profile(model=ADAPTER_NAME, strategy="hybrid", k=4,
-                                     description="The fine-tuned model plus 4 retrieved cases (hybrid BM25 + dense)."),
+        "casebank-ft-cases": Profile(model=ADAPTER_NAME, strategy="dense", k=4,
+                                     description="The fine-tuned model plus 4 retrieved cases (dense)."),
     }
 
 
@@ -75,8 +75,8 @@ def absent_profile_reason(name: str) -> str | None:
 def default_profiles() -> dict[str, Profile]:
     """The three in-context profiles, and the two fine-tuned ones when an adapter exists to serve."""
     profiles = {
-        "casebank": Profile(strategy="hybrid", k=4, description="Retrieves 4 solved cases (hybrid BM25 + dense)."),
-        "casebank-dense": Profile(strategy="dense", k=4, description="Retrieves 4 solved cases (dense only)."),
+        "casebank": Profile(strategy="dense", k=4, description="Retrieves 4 solved cases (dense)."),
+        "casebank-hybrid": Profile(strategy="hybrid", k=4, description="Retrieves 4 solved cases (hybrid BM25 + dense)."),
         "casebank-nocases": Profile(strategy="none", k=0, description="No retrieved cases: the bare model."),
     }
     if adapter_note()[0]:

@@ -66,19 +66,21 @@ def test_grid_file_configs_axes_and_flags(tmp_path: Path) -> None:
 
 def test_a_lever_added_later_keeps_the_hashes_of_recorded_runs() -> None:
     """A config's hash covers its settings; a lever added after a run was recorded must not orphan the run's
-    episodes while it stays at its default (the hash is the one computed before the lever existed)."""
+    episodes while it behaves as before it existed (the hash is the one computed before the lever existed)."""
     import hashlib
 
     from casebank.ablate.grid import ADDED_LATER
 
-    config = AblationConfig(name="x", strategy="hybrid", k=4)
+    config = AblationConfig(name="x", strategy="hybrid", k=4, harness=ADDED_LATER)
     data = config.model_dump(mode="json", exclude={"name"})
     for key in ADDED_LATER:
         del data["harness"][key]
     before = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
     assert config.content_hash == before
     assert AblationConfig(name="x", strategy="hybrid", k=4, harness={"error_guard": True}).content_hash != before
-    assert AblationConfig(name="x", strategy="hybrid", k=4, harness={"copy_guard": False}).content_hash != before
+    assert AblationConfig(name="x", strategy="hybrid", k=4, harness={**ADDED_LATER, "copy_guard": False}).content_hash != before
+    # copy_guard_short is on by default since: the default config no longer hashes as the runs recorded before it
+    assert AblationConfig(name="x", strategy="hybrid", k=4).content_hash != before
 
 
 def test_bad_grid_file_names_file_line_and_field(tmp_path: Path) -> None:

@@ -291,14 +291,14 @@ def test_models_health_and_metrics(client: openai.OpenAI, url: str) -> None:
     models = client.models.list()
     # The fine-tuned profiles join when an adapter exists (DATA_DIR/adapters/casebank-ft or the bundled one).
     fine_tuned = list(ft_profiles()) if adapter_note()[0] else []
-    assert [m.id for m in models.data] == ["casebank", "casebank-dense", "casebank-nocases", *fine_tuned]
-    assert models.data[0].casebank["strategy"] == "hybrid" and models.data[2].casebank["k"] == 0
-    assert client.models.retrieve("casebank-dense").casebank["strategy"] == "dense"
+    assert [m.id for m in models.data] == ["casebank", "casebank-hybrid", "casebank-nocases", *fine_tuned]
+    assert models.data[0].casebank["strategy"] == "dense" and models.data[2].casebank["k"] == 0
+    assert client.models.retrieve("casebank-hybrid").casebank["strategy"] == "hybrid"
     assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
     text = httpx.get(f"{url}/metrics").text
     assert 'casebank_http_requests_total{method="POST",route="/v1/chat/completions",status="200"}' in text
     assert 'casebank_http_requests_total{method="POST",route="/v1/chat/completions",status="422"}' in text
-    assert "casebank_http_request_duration_seconds_bucket" in text and 'casebank_retrieval_duration_seconds_count{strategy="hybrid"}' in text
+    assert "casebank_http_request_duration_seconds_bucket" in text and 'casebank_retrieval_duration_seconds_count{strategy="dense"}' in text
     assert 'casebank_episodes_total{model="casebank",outcome="unverified"}' in text
     assert 'casebank_bank_cases{collection="cases"} 3.0' in text
 

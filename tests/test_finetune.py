@@ -317,7 +317,7 @@ def no_bundled_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_without_an_adapter_the_ft_profiles_are_not_offered_and_say_why(no_bundled_adapter: Path) -> None:
     settings = ServerSettings(llm_url="http://127.0.0.1:9/v1")
-    assert list(settings.profiles) == ["casebank", "casebank-dense", "casebank-nocases"]
+    assert list(settings.profiles) == ["casebank", "casebank-hybrid", "casebank-nocases"]
     with serve(create_app(settings, bank_settings=Settings(data_dir=no_bundled_adapter))) as base:
         client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0, timeout=30)
         with pytest.raises(openai.NotFoundError) as info:
@@ -331,14 +331,14 @@ def test_with_an_adapter_the_ft_profiles_answer_503_when_the_backend_lacks_it(
     tiny_run: tuple[Path, Manifest], no_bundled_adapter: Path
 ) -> None:
     shutil.copytree(tiny_run[0], no_bundled_adapter / "adapters" / ADAPTER_NAME)
-    assert list(default_profiles()) == ["casebank", "casebank-dense", "casebank-nocases", *FT]
+    assert list(default_profiles()) == ["casebank", "casebank-hybrid", "casebank-nocases", *FT]
     with serve(vllm_like_backend(["qwen2.5-coder-0.5b-instruct"])) as llm:
         settings = ServerSettings(llm_url=f"{llm}/v1")
         with serve(create_app(settings, bank_settings=Settings(data_dir=no_bundled_adapter))) as base:
             cards = {m["id"]: m["casebank"] for m in httpx.get(f"{base}/v1/models").json()["data"]}
             assert cards["casebank-ft"] == {**cards["casebank-ft"], "served_model": ADAPTER_NAME, "strategy": "none", "k": 0}
             assert cards["casebank-ft-cases"] == {**cards["casebank-ft-cases"], "served_model": ADAPTER_NAME,
-                                                  "strategy": "hybrid", "k": 4}
+                                                  "strategy": "dense", "k": 4}
             client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0, timeout=60)
             for stream in (False, True):
                 with pytest.raises(openai.APIStatusError) as info:

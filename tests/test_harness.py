@@ -19,7 +19,7 @@ from casebank.tasks import Task
 
 OFF = Harness(workspace_context=False, hide_explore=False, primer=False, next_hint=False, loop_break=False,
               force_submit=False, submit_gate=False, tolerant_parser=False, context_budget=False,
-              copy_guard=False)  # fmt: skip
+              copy_guard=False, copy_guard_short=False)  # fmt: skip
 
 
 def agent(tmp_path: Path, replies: list, harness: Harness, **overrides) -> tuple[Agent, ScriptedChatModel]:
@@ -119,6 +119,21 @@ def test_copy_guard_refuses_an_example_answer_once(tmp_path: Path) -> None:
     assert fresh.run_task(task({})).steps[-1].observation == "submitted"
 
 
+def test_copy_guard_short_refuses_a_copied_number_once(tmp_path: Path) -> None:
+    # Seen on the 0.5B: "What is 17 * 23?" answered "42", the primer's answer to "What is 6 * 7?".
+    replies = [tool_call("submit", {"summary": "42"}), tool_call("submit", {"summary": "391"})]
+    on, model = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "copy_guard": True, "copy_guard_short": True}))
+    result = on.run_task(task({}))
+    assert result.steps[0].observation == COPY_NOTE and result.answer == "391" and len(model.calls) == 2
+    # without the lever a short copy is taken as the answer at once
+    off, model_off = agent(tmp_path, replies, OFF.model_copy(update={"primer": True, "copy_guard": True}))
+    assert off.run_task(task({})).answer == "42" and len(model_off.calls) == 1
+    # a right answer that matches the example's is refused once, then stands
+    again, _ = agent(tmp_path, [tool_call("submit", {"summary": "42"})] * 2,
+                     OFF.model_copy(update={"primer": True, "copy_guard": True, "copy_guard_short": True}))
+    assert again.run_task(task({})).answer == "42"
+
+
 def test_error_guard_refuses_a_summary_that_repeats_a_tool_error_once(tmp_path: Path) -> None:
     # Seen on the 0.5B: run(command, output=...) fails, then the error itself is submitted as the answer.
     bad_run = tool_call("run", {"command": "echo ok > out.txt", "output": "ok"})
@@ -191,7 +206,8 @@ def test_example_answers_hold_the_primer_and_the_retrieved_cases() -> None:
     summary = summary["summary"] if isinstance(summary, dict) else __import__("json").loads(summary)["summary"]
     assert summary in example_answers(Harness(primer=False), [case])
     assert "greet.py prints: hi there" in example_answers(Harness(), [])
-    assert "42" not in example_answers(Harness(), [])  # too short to tell a copy from a right answer
+    assert "42" in example_answers(Harness(), [])  # copy_guard_short: a copied number is refused once
+    assert "42" not in example_answers(Harness(copy_guard_short=False), [])  # sentences only
     assert "plan.txt has 2 TODO lines." in example_answers(Harness(primer_file="primer_workflow.json"), [])
     from agent.model import tool_schemas
 

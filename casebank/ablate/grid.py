@@ -42,9 +42,10 @@ from casebank.tasks import TaskFileError
 WriteBack = Literal["off", "online"]
 
 
-# Harness levers added after runs were recorded: left out of a config's hash while at their default, so a run
-# recorded before a lever existed keeps its hashes (and resumes) as long as the lever stays at that default.
-ADDED_LATER = ("error_guard", "drop_unknown_args", "restate_task")
+# Harness levers added after runs were recorded, each with the value that behaves as the agent did before it
+# existed: at that value it is left out of a config's hash, so a run recorded before the lever existed keeps its
+# hashes (and resumes). A lever whose default later changes still hashes its new default apart from those runs.
+ADDED_LATER = {"error_guard": False, "drop_unknown_args": False, "restate_task": False, "copy_guard_short": False}
 
 
 class AblationConfig(BaseModel):
@@ -54,7 +55,7 @@ class AblationConfig(BaseModel):
 
     name: str = ""  # default: derived from the fields that differ from the defaults
     model: str = DEFAULT_MODEL  # the served model name (a LoRA adapter's name works too)
-    strategy: Strategy = "hybrid"
+    strategy: Strategy = "dense"
     k: int = Field(4, ge=0, le=50)
     case_token_budget: int = Field(2500, ge=0, description="Approx. tokens (chars/4) of the rendered cases.")
     temperature: float = Field(0.0, ge=0, le=2)
@@ -67,8 +68,8 @@ class AblationConfig(BaseModel):
     @property
     def content_hash(self) -> str:
         data = self.model_dump(mode="json", exclude={"name"})
-        for key in ADDED_LATER:  # at their defaults they leave the hash as it was before they existed
-            if data["harness"].get(key) == Harness.model_fields[key].default:
+        for key, before in ADDED_LATER.items():  # as before they existed: the hash is as it was then
+            if data["harness"].get(key) == before:
                 del data["harness"][key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
