@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The runs behind benchmarks/results (the ladder of issue 8; the four-way table and the data-efficiency
-# curve of issue 9; the levers added after the ladder began), in order. Every stage resumes: run the
+# The runs behind benchmarks/results (the ladder of issue 8; the four-way table of issue 9; the harness
+# levers of issue 8; the data-efficiency curve of issue 9), in order. Every stage resumes: run the
 # script again after a stop and it goes on where it was; a finished stage is skipped.
 #
 #   nohup bash benchmarks/results_pipeline.sh > pipeline.log 2>&1 &
@@ -9,9 +9,9 @@
 # One agent for every table that compares with the ladder: the ladder began on the agent code of commit
 # 3945c3e (harness fingerprint ef22b9af2c08), so the ladder, the four-way table and the data-efficiency
 # grid run from a worktree of that commit, with two later fixes to casebank/ablate applied (d60a985: SIGTERM
-# stops a run; 617dcfa: --request-timeout). The levers of 1222933 and 1ae30e3 (off by default, so the
-# default agent of HEAD behaves as 3945c3e's) run from a worktree of 1ae30e3. Serving (vLLM) and
-# fine-tuning come from this checkout. Heavy jobs run one at a time: vLLM is stopped while adapters train.
+# stops a run; 617dcfa: --request-timeout). The levers grid compares configs within itself, so it runs on
+# this checkout's agent (its default: dense k=4, the ladder's pick). Serving (vLLM) and fine-tuning come
+# from this checkout. Heavy jobs run one at a time: vLLM is stopped while adapters train.
 set -uo pipefail
 
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -20,7 +20,6 @@ PY=$ROOT/.venv/bin/python
 RESULTS=$ROOT/benchmarks/results
 GRIDS=$ROOT/benchmarks/grids
 PIN=${PIN:-$ROOT/../ladder-wt}
-LEVERS_PIN=${LEVERS_PIN:-$ROOT/../levers-wt}
 STOP=${STOP:-/tmp/casebank-results.stop}
 ADAPTERS=${ADAPTERS:-$RESULTS/data_efficiency/adapters}
 URL=http://127.0.0.1:8001/v1
@@ -105,7 +104,11 @@ if [[ $(pending "$PIN" "$GRIDS/fourway.yaml" "$RESULTS/fourway") != 0 ]]; then
     ablate "$PIN" "$GRIDS/fourway.yaml" "$RESULTS/fourway" || exit 0
 fi
 
-# 4. Adapters on 10, 20 and 40 seeds (vLLM stopped: training takes both cores). Each resumes from its checkpoints.
+# 4. The harness levers on the dev split's levels 1-2 (issue 8; its own run dir), while vLLM is up.
+served qwen2.5-coder-0.5b-instruct || serve || exit 1
+ablate "$ROOT" "$GRIDS/levers.yaml" "$RESULTS/levers" || exit 0
+
+# 5. Adapters on 10, 20 and 40 seeds (vLLM stopped: training takes both cores). Each resumes from its checkpoints.
 for n in 10 20 40; do
     [[ -f $ADAPTERS/casebank-ft-$n/casebank-manifest.json ]] && continue
     stopped && exit 0
@@ -114,7 +117,7 @@ for n in 10 20 40; do
     (cd "$ROOT" && "$CB" finetune --preset cpu --subset "$n" --out "$ADAPTERS/casebank-ft-$n") || exit 1
 done
 
-# 5. The data-efficiency curve: the 78-seed and 0-seed points come from the four-way table.
+# 6. The data-efficiency curve: the 78-seed and 0-seed points come from the four-way table.
 "$PY" "$ROOT/benchmarks/reuse_episodes.py" "$RESULTS/fourway" "$RESULTS/data_efficiency" -c "$GRIDS/data_efficiency.yaml" || exit 1
 if [[ $(pending "$PIN" "$GRIDS/data_efficiency.yaml" "$RESULTS/data_efficiency") != 0 ]]; then
     loras=(--lora casebank-ft=casebank/adapters/casebank-ft)
@@ -122,9 +125,4 @@ if [[ $(pending "$PIN" "$GRIDS/data_efficiency.yaml" "$RESULTS/data_efficiency")
     served casebank-ft casebank-ft-10 casebank-ft-20 casebank-ft-40 || serve "${loras[@]}" || exit 1
     ablate "$PIN" "$GRIDS/data_efficiency.yaml" "$RESULTS/data_efficiency" || exit 0
 fi
-
-# 6. The levers added after the ladder began, on the dev split's levels 1-2 (its own agent, its own run dir).
-worktree "$LEVERS_PIN" 1ae30e3 617dcfa || { log "cannot make $LEVERS_PIN"; exit 1; }
-served qwen2.5-coder-0.5b-instruct || serve || exit 1
-ablate "$LEVERS_PIN" "$GRIDS/new_levers.yaml" "$RESULTS/new_levers" || exit 0
 log "all stages complete"
