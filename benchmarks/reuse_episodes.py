@@ -23,10 +23,20 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from casebank.ablate.grid import AblationGrid
+from agent.harness import Harness
+from casebank.ablate.grid import ADDED_LATER, AblationConfig, AblationGrid
 from casebank.ablate.records import append_record, read_records
 from casebank.ablate.runner import SERVER_FILE, step_file
 from casebank.ablate.runner import run_fingerprints as fingerprints
+
+
+def as_recorded_before(config: AblationConfig) -> AblationConfig:
+    """The config as an agent from before a later lever's default changed recorded it: each such lever that is at
+    its new default set to its value from before it existed (copy_guard_short: the ladder's agent had none). The
+    harness-fingerprint check keeps source and destination on one agent, so either hash names the same runs."""
+    changed = {key: before for key, before in ADDED_LATER.items()
+               if Harness.model_fields[key].default != before and getattr(config.harness, key) == Harness.model_fields[key].default}
+    return config.model_copy(update={"harness": config.harness.model_copy(update=changed)})
 
 
 def reuse(src: Path, dst: Path, grid: AblationGrid, levels: list[int], splits: list[str]) -> int:
@@ -36,7 +46,7 @@ def reuse(src: Path, dst: Path, grid: AblationGrid, levels: list[int], splits: l
         raise ValueError(f"{src} ran on {len(harness)} harness fingerprints ({', '.join(sorted(harness)) or 'none'}); need exactly one")
     if (earlier := fingerprints(dst)) and earlier != harness:
         raise ValueError(f"{dst} ran on harness {', '.join(sorted(earlier))}, {src} on {', '.join(harness)}")
-    hashes = {c.content_hash for c in grid.expand()}
+    hashes = {h for c in grid.expand() for h in (c.content_hash, as_recorded_before(c).content_hash)}
     have = {r.key for r in read_records(dst)}
     copied = 0
     dst.mkdir(parents=True, exist_ok=True)

@@ -78,3 +78,18 @@ def test_refuses_episodes_of_another_harness(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "benchmarks/reuse_episodes.py", str(src), str(dst), "-c", str(tmp_path / "grid.yaml")],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 1 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
+
+
+def test_a_run_recorded_before_a_lever_default_changed_is_still_found(tmp_path: Path) -> None:
+    # copy_guard_short is on by default now; the ladder's agent had no such lever (as if off), so its records
+    # carry the hashes of configs with it off, and a grid loaded today must still find them.
+    src, dst = tmp_path / "ladder", tmp_path / "fourway"
+    old_none = AblationConfig(name="none", strategy="none", k=0, harness={"copy_guard_short": False})
+    assert old_none.content_hash != NONE.content_hash
+    append_record(src, _record(old_none, "t1", 1))
+    (src / "server.jsonl").write_text(json.dumps({"started": 1.0, "harness": "abc123"}) + "\n")
+    assert reuse(src, dst, _grid(tmp_path / "grid.yaml"), levels=[], splits=[]) == 1
+    assert [r.config_hash for r in read_records(dst)] == [old_none.content_hash]
+    # a later lever switched on by the grid is another config: the old default's episodes are not its own
+    (tmp_path / "grid2.yaml").write_text("configs:\n  - {name: guard, strategy: none, k: 0, harness: {error_guard: true}}\n")
+    assert reuse(src, tmp_path / "other", AblationGrid.load(tmp_path / "grid2.yaml"), levels=[], splits=[]) == 0
