@@ -16,8 +16,8 @@
                         with a note to answer this task
     copy_guard_short    the copy guard also refuses, once, a short answer (one or two words) copied from an
                         example: seen, "What is 17 * 23?" answered "42", the primer's answer to 6 * 7. A right
-                        answer that matches an example's is refused once, then stands. None of the ladder's and
-                        four-way table's 655 submits was such a copy, so it leaves those runs as they were
+                        answer that matches an example's is refused once, then stands. None of the 568 submits of the
+                        ladder's and four-way table's 551 episodes was such a copy: those runs stand as they are
     error_guard         (off until measured) a submit whose summary repeats an error a tool answered in
                         this turn is refused once, with a note to make the failed call work
     drop_unknown_args   (off until measured) a call with arguments its tool does not take
