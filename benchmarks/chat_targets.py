@@ -26,9 +26,9 @@ import httpx
 
 import seeds
 from casebank.bank import CaseBank
-from casebank.casefile import load_cases
 from agent.harness import Harness
 from casebank.ablate.cli import _scalar
+from casebank.casefile import load_cases
 from casebank.config import Settings
 from serving.app import create_app
 from serving.config import ServerSettings
@@ -55,8 +55,9 @@ def main() -> None:
     parser.add_argument("--harness", action="append", default=[], metavar="NAME=VALUE",
                         help="A harness lever for every chat, e.g. copy_guard_short=true (repeatable).")
     args = parser.parse_args()
-    levers = {name.strip(): _scalar(value) for name, _, value in (item.partition("=") for item in args.harness)}
-    Harness.model_validate(levers)  # an unknown lever or a bad value stops here, not silently
+    raw = {name.strip(): _scalar(value) for name, _, value in (item.partition("=") for item in args.harness)}
+    # validated once: an unknown lever or a bad value stops here, and the chats get the validated values
+    levers = Harness.model_validate(raw).model_dump(include=set(raw))
 
     def agent_factory(config, bank, checkpointer):  # noqa: ANN001, ANN202
         return default_agent_factory(config.model_copy(update={"harness": config.harness.model_copy(update=levers)}), bank, checkpointer)
