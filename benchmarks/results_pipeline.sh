@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The runs behind benchmarks/results (the ladder of issue 8; the four-way table of issue 9; the harness
-# levers of issue 8; the data-efficiency curve of issue 9), in order. Every stage resumes: run the
+# The runs behind benchmarks/results (the ladder of issue 8; the four-way table of issue 9; the
+# data-efficiency curve of issue 9; the harness levers of issue 8), in order. Every stage resumes: run the
 # script again after a stop and it goes on where it was; a finished stage is skipped.
 #
 #   nohup bash benchmarks/results_pipeline.sh > pipeline.log 2>&1 &
@@ -104,11 +104,7 @@ if [[ $(pending "$PIN" "$GRIDS/fourway.yaml" "$RESULTS/fourway") != 0 ]]; then
     ablate "$PIN" "$GRIDS/fourway.yaml" "$RESULTS/fourway" || exit 0
 fi
 
-# 4. The harness levers on the dev split's levels 1-2 (issue 8; its own run dir), while vLLM is up.
-served qwen2.5-coder-0.5b-instruct || serve || exit 1
-ablate "$ROOT" "$GRIDS/levers.yaml" "$RESULTS/levers" || exit 0
-
-# 5. Adapters on 10, 20 and 40 seeds (vLLM stopped: training takes both cores). Each resumes from its checkpoints.
+# 4. Adapters on 10, 20 and 40 seeds (vLLM stopped: training takes both cores). Each resumes from its checkpoints.
 for n in 10 20 40; do
     [[ -f $ADAPTERS/casebank-ft-$n/casebank-manifest.json ]] && continue
     stopped && exit 0
@@ -117,7 +113,7 @@ for n in 10 20 40; do
     (cd "$ROOT" && "$CB" finetune --preset cpu --subset "$n" --out "$ADAPTERS/casebank-ft-$n") || exit 1
 done
 
-# 6. The data-efficiency curve: the 78-seed and 0-seed points come from the four-way table.
+# 5. The data-efficiency curve: the 78-seed and 0-seed points come from the four-way table.
 "$PY" "$ROOT/benchmarks/reuse_episodes.py" "$RESULTS/fourway" "$RESULTS/data_efficiency" -c "$GRIDS/data_efficiency.yaml" || exit 1
 if [[ $(pending "$PIN" "$GRIDS/data_efficiency.yaml" "$RESULTS/data_efficiency") != 0 ]]; then
     loras=(--lora casebank-ft=casebank/adapters/casebank-ft)
@@ -125,4 +121,9 @@ if [[ $(pending "$PIN" "$GRIDS/data_efficiency.yaml" "$RESULTS/data_efficiency")
     served casebank-ft casebank-ft-10 casebank-ft-20 casebank-ft-40 || serve "${loras[@]}" || exit 1
     ablate "$PIN" "$GRIDS/data_efficiency.yaml" "$RESULTS/data_efficiency" || exit 0
 fi
+
+# 6. The harness levers on the dev split's levels 1-2 (issue 8; its own run dir). Last: at about 306 episodes it
+# is the longest stage and spans sessions; the fine-tuned road's stages, shorter, finish first.
+served qwen2.5-coder-0.5b-instruct || serve || exit 1
+ablate "$ROOT" "$GRIDS/levers.yaml" "$RESULTS/levers" || exit 0
 log "all stages complete"
