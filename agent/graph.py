@@ -4,7 +4,7 @@
     act    -> tools       the reply has tool calls
            -> nudge       the reply has none
            -> verify      a limit (steps, tokens, wall time) ended the episode: failed (chat: -> write_back)
-    tools  -> verify      `submit` was called (and the copy guard and submit gate let it through);
+    tools  -> verify      `submit` was called (and the copy guard and the gates let it through);
                           otherwise -> act
     nudge  -> act         the first time;       the second time -> verify (failed; chat: -> write_back)
     verify -> write_back -> END
@@ -14,8 +14,8 @@ Each node reads the typed state and returns a partial update. Everything a node 
 serve many threads as long as each runs its own thread_id.
 
 The levers for small models (workspace overview, primer, hints, case format, context budget, tolerant
-parsing, loop breaking, forced submit, copy guard, submit gate) live in `agent.harness`; the nodes call them, each a no-op when
-its switch in `AgentConfig.harness` is off.
+parsing, loop breaking, forced submit, copy guard, submit and output gates) live in `agent.harness`; the nodes call
+them, each a no-op when its switch in `AgentConfig.harness` is off.
 """
 
 from __future__ import annotations
@@ -148,12 +148,18 @@ class Nodes:
 
     def orient(self, state: AgentState) -> dict[str, Any]:
         """Look at the workspace once for the model: its files and small files' content go with this
-        turn's user message (`harness.workspace_context`), so a small model need not explore."""
-        turn_start = len(state["messages"]) - 1
-        if not self.config.harness.workspace_context:
-            return {"overview": "", "turn_start": turn_start}
+        turn's user message (`harness.workspace_context`), so a small model need not explore; and note
+        the files the request names that do not exist yet (`harness.output_gate`)."""
+        harness = self.config.harness
+        update: dict[str, Any] = {"overview": "", "turn_start": len(state["messages"]) - 1, "outputs": []}
+        if not (harness.workspace_context or harness.output_gate):
+            return update
         env = self.deps.make_env(state["workspace"])
-        return {"overview": levers.workspace_overview(env, self.config.harness.context_files_tokens), "turn_start": turn_start}
+        if harness.workspace_context:
+            update["overview"] = levers.workspace_overview(env, harness.context_files_tokens)
+        if harness.output_gate:  # the files this turn's request names that do not exist yet
+            update["outputs"] = levers.named_outputs(last_user_text(state["messages"]), env)
+        return update
 
     def act(self, state: AgentState) -> dict[str, Any]:
         """One model call, unless a limit ends the episode first."""
@@ -214,6 +220,7 @@ class Nodes:
         submitted: str | None = None
         previous = previous_step(state["messages"])
         gated, guarded = state.get("gated", False), state.get("copy_guarded", False)
+        output_gated = state.get("output_gated", False)
         harness = self.config.harness
         for cid, name, args in calls_of(state["messages"][-1]):
             note = ""
@@ -230,6 +237,10 @@ class Nodes:
                     gated = True
                     if (failure := levers.gate_submit(env)) is not None:
                         result = ToolResult(failure, ok=False)
+                if result.submitted and harness.output_gate and not output_gated:
+                    # Once per turn: a submit before the files the request names exist is told which are missing.
+                    if (missing := levers.gate_outputs(env, state.get("outputs") or [])) is not None:
+                        output_gated, result = True, ToolResult(missing, ok=False)
                 if result.submitted:
                     submitted = result.summary or ""
             else:
@@ -239,7 +250,7 @@ class Nodes:
             if previous.get((name, json.dumps(args, sort_keys=True, default=str))) == content:
                 content = f"{content}\n{load_prompt('repeat.md')}"
             results.append(ToolMessage(content, tool_call_id=cid, name=name, status="success" if result.ok else "error"))
-        return {"messages": results, "submitted": submitted, "gated": gated, "copy_guarded": guarded}
+        return {"messages": results, "submitted": submitted, "gated": gated, "copy_guarded": guarded, "output_gated": output_gated}
 
     def nudge(self, state: AgentState) -> dict[str, Any]:
         """A reply without a tool call: remind the model once; the second time the episode fails."""

@@ -32,10 +32,13 @@
     loop_break          a call identical to the previous step's is decoded again, sampling, not executed again
     force_submit        the last allowed model call must be `submit`, so a chat always gets an answer
     submit_gate         a submit that leaves the workspace's tests failing is shown the failure once
+    output_gate         (off until measured) a submit while a file the request names, that was not in the
+                        workspace when the turn began, still does not exist is refused once, naming the
+                        file (seen: "write stats.md ...", "write slowest.json ..." submitted without it)
     tool_choice         `required` (guided decoding to a tool call) or `auto`
 
-The graph calls `build_prompt` and `decode` from `act`, `workspace_overview` from `orient`, and
-`gate_submit` from `tools`; each returns early when its lever is off.
+The graph calls `build_prompt` and `decode` from `act`, `workspace_overview` and `named_outputs` from
+`orient`, and `gate_submit` and `gate_outputs` from `tools`; each returns early when its lever is off.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class Harness(BaseModel):
     error_guard: bool = False
     drop_unknown_args: bool = False
     restate_task: bool = False
+    output_gate: bool = False
     tool_choice: Literal["required", "auto"] = "required"
 
 
@@ -477,3 +481,30 @@ def gate_submit(env: Any) -> str | None:
     if code is not None and int(code.group(1)) in (0, 5):
         return None
     return f"{abbreviate(result.content, 1500)}\n{GATE_NOTE}"
+
+
+# ---- output gate ---------------------------------------------------------------------------------------
+# A file name as requests write it: an optional folder path, a stem, one of the usual extensions.
+FILE_NAME = re.compile(r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.(?:py|md|json|jsonl|csv|tsv|txt|ya?ml|toml|ini|cfg|sh|html|xml|sql|log))(?![\w/-]|\.\w)")
+OUTPUT_NOTE = "[not submitted yet: the task asks for {names}, not in the workspace yet. Write {it} with write_file, then submit.]"
+
+
+def _files(env: Any) -> set[str]:
+    listing = env.execute("list_files", {"path": "."}).content
+    return {name for name in listing.splitlines() if name and not name.startswith(("[...", "(no files)"))}
+
+
+def named_outputs(request: str, env: Any) -> list[str]:
+    """The files the request names that are not in the workspace: what the turn is to create."""
+    present = _files(env)
+    names = dict.fromkeys(m.group(1).removeprefix("./") for m in FILE_NAME.finditer(request))
+    return [name for name in names if name not in present]
+
+
+def gate_outputs(env: Any, outputs: Sequence[str]) -> str | None:
+    """A note naming the outputs still missing; None when every one exists (or there are none)."""
+    if not outputs:
+        return None
+    present = _files(env)
+    missing = [name for name in outputs if name not in present]
+    return OUTPUT_NOTE.format(names=" and ".join(missing), it="it" if len(missing) == 1 else "them") if missing else None

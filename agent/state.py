@@ -30,6 +30,8 @@ class AgentState(TypedDict, total=False):
     overview: str  # the workspace's files, shown with this turn's user message (harness.workspace_context)
     turn_start: int  # index in `messages` of this turn's user message
     gated: bool  # the submit gate has shown a test failure this turn
+    outputs: list[str]  # files this turn's request names that did not exist when it began (harness.output_gate)
+    output_gated: bool  # the output gate has refused a submit this turn
     example_answers: list[str]  # submit summaries shown in examples (harness.copy_guard)
     copy_guarded: bool  # the copy guard has refused a submit this turn
     prompt_tokens: int  # this turn's prompt tokens, as the server counted them
@@ -68,6 +70,8 @@ def new_turn(
         "case_messages": [],
         "overview": "",
         "gated": False,
+        "outputs": [],
+        "output_gated": False,
         "example_answers": [],
         "copy_guarded": False,
         "prompt_tokens": 0,

@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from openai import BadRequestError
 
 from agent.config import AgentConfig
-from agent.harness import COPY_NOTE, ERROR_COPY_NOTE, GATE_NOTE, Harness, build_prompt, example_answers, fit, is_copied, parse_text_calls, prompt_tokens
+from agent.harness import COPY_NOTE, ERROR_COPY_NOTE, GATE_NOTE, OUTPUT_NOTE, Harness, build_prompt, example_answers, fit, is_copied, parse_text_calls, prompt_tokens
 from agent.runner import Agent
 from agent.testing import ScriptedChatModel, text_reply, tool_call
 from casebank.prompts import load as load_prompt
@@ -280,6 +280,42 @@ def test_submit_gate_shows_failing_tests_once_and_the_episode_goes_on(tmp_path: 
     assert result.answer == "still done" and not result.outcome.success
     c, _ = agent(tmp_path, [tool_call("submit", {"summary": "done"})], OFF)
     assert c.run_task(task(TESTED, check=CALC_CHECK, instruction="Fix add.")).answer == "done"
+
+
+STATS = {"stats.py": "print('requests 12')\nprint('max_ms 560')\n"}
+STATS_ASK = "Run `python stats.py` and put what it prints into stats.md (see ./stats.py; not notes.txt.bak)."
+STATS_CHECK = "import os\nassert 'max_ms 560' in open('stats.md').read()\n"
+
+
+def test_output_gate_refuses_a_submit_before_the_named_file_exists_once(tmp_path: Path) -> None:
+    # Seen on the 0.5B: "put what it prints into stats.md" answered by running stats.py and submitting its output.
+    run, early = tool_call("run", {"command": "python stats.py"}), tool_call("submit", {"summary": "requests 12, max_ms 560"})
+    write = tool_call("write_file", {"path": "stats.md", "content": "requests 12\nmax_ms 560\n"})
+    a, _ = agent(tmp_path, [run, early, write, tool_call("submit", {"summary": "wrote stats.md"})], OFF.model_copy(update={"output_gate": True}))
+    result = a.run_task(task(STATS, check=STATS_CHECK, instruction=STATS_ASK))
+    # only the file the request names that is not there yet: not stats.py (present), not notes.txt.bak
+    assert result.steps[1].observation == OUTPUT_NOTE.format(names="stats.md", it="it") and not result.steps[1].ok
+    assert result.answer == "wrote stats.md" and result.outcome.verified_success
+    off, _ = agent(tmp_path, [run, early], OFF)
+    assert off.run_task(task(STATS, check=STATS_CHECK, instruction=STATS_ASK)).answer == "requests 12, max_ms 560"
+    # once per turn: the second early submit stands; a request that names no new file is never gated
+    twice, _ = agent(tmp_path, [run, early, early], OFF.model_copy(update={"output_gate": True}))
+    twice_result = twice.run_task(task(STATS, check=STATS_CHECK, instruction=STATS_ASK))
+    assert twice_result.answer == "requests 12, max_ms 560" and not twice_result.outcome.success
+    plain, _ = agent(tmp_path, [run, early], OFF.model_copy(update={"output_gate": True}))
+    assert plain.run_task(task(STATS, check=STATS_CHECK, instruction="Run python stats.py and tell me the max.")).steps[1].observation == "submitted"
+
+
+def test_named_outputs_are_the_request_s_new_file_names(tmp_path: Path) -> None:
+    from agent.env import SandboxEnvironment
+    from agent.harness import named_outputs
+
+    (tmp_path / "requirements.txt").write_text("flask==3.0.3\n")
+    env = SandboxEnvironment(str(tmp_path))
+    ask = ("Turn requirements.txt into deps.json (e.g. {\"flask\": \"3.0.3\"}), check it with `python -m json.tool deps.json`, "
+           "move *.log files into logs/ and write out/summary.md.")
+    assert named_outputs(ask, env) == ["deps.json", "out/summary.md"]
+    assert named_outputs("What is 17 * 23?", env) == []
 
 
 def test_context_budget_caps_observations_and_shortens_older_ones() -> None:

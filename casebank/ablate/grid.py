@@ -45,7 +45,7 @@ WriteBack = Literal["off", "online"]
 # Harness levers added after runs were recorded, each with the value that behaves as the agent did before it
 # existed: at that value it is left out of a config's hash, so a run recorded before the lever existed keeps its
 # hashes (and resumes). A lever whose default later changes still hashes its new default apart from those runs.
-ADDED_LATER = {"error_guard": False, "drop_unknown_args": False, "restate_task": False, "copy_guard_short": False}
+ADDED_LATER = {"error_guard": False, "drop_unknown_args": False, "restate_task": False, "copy_guard_short": False, "output_gate": False}
 
 
 class AblationConfig(BaseModel):
