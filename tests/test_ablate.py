@@ -267,6 +267,11 @@ def test_cli_run_survives_kill_and_resumes(tmp_path: Path) -> None:
         lines = [json.loads(x) for x in (tmp_path / "run/episodes.jsonl").read_text().splitlines()]
         finished = [(x["task_id"]) for x in lines if x["status"] != "error"]
         assert sorted(finished) == ["idle", "w-alpha", "w-beta"]  # no finished episode ran twice
+        # run.json records the full bank's size (the bundled seeds here), for the data-efficiency plot's x axis
+        import seeds
+        from casebank.casefile import load_cases
+
+        assert json.loads((tmp_path / "run/run.json").read_text())["seed_count"] == len(load_cases(seeds.default_seed_file(), "casebank"))
 
 
 def test_cli_stopped_with_sigterm_drops_queued_episodes_and_records_the_server_counters(tmp_path: Path) -> None:

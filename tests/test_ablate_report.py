@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -326,7 +327,7 @@ def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
 
 def test_data_efficiency_lines_per_road(tmp_path: Path) -> None:
     """LIMI's curve: success against the demonstrations each config draws on, one line per road; a config
-    without a subset counts every seed of the run's bank."""
+    without a subset counts every seed of the run's bank; the base model without cases is both roads' 0."""
     from casebank.ablate.report import demonstration_series
 
     run_dir = tmp_path / "run"
@@ -353,10 +354,17 @@ def test_data_efficiency_lines_per_road(tmp_path: Path) -> None:
 
     series = demonstration_series(RunMetrics.model_validate(summary), all_seeds=78)
     assert {road: [(n, m.config, m.successes) for n, m in pts] for road, pts in series.items()} == {
-        "qwen2.5-coder-0.5b-instruct, hybrid k=4": [(10, "cases-10", 3), (40, "cases-40", 5), (78, "cases-all", 6)],
-        "casebank-ft, no cases": [(10, "ft-10", 1), (40, "ft-40", 4), (78, "ft-all", 7)],
-    }  # base-none is one point (all seeds, no subset): not a line
+        "qwen2.5-coder-0.5b-instruct, hybrid k=4": [(0, "base-none", 2), (10, "cases-10", 3), (40, "cases-40", 5), (78, "cases-all", 6)],
+        "casebank-ft, no cases": [(0, "base-none", 2), (10, "ft-10", 1), (40, "ft-40", 4), (78, "ft-all", 7)],
+    }  # base-none (no cases, not fine-tuned) is 0 demonstrations on both roads, not 78
     assert demonstration_series(RunMetrics.model_validate(summary), all_seeds=None)["qwen2.5-coder-0.5b-instruct, hybrid k=4"][-1][0] == 40
+    # a run whose full-bank configs were copied in has no base bank: the seed count comes from run.json
+    from casebank.ablate.report import _seed_count
+
+    shutil.rmtree(run_dir / "banks" / "base")
+    assert _seed_count(run_dir) is None
+    (run_dir / RUN_FILE).write_text(json.dumps({"baseline": "base-none", "tasks": sorted(TASKS), "repeats": 1, "seed_count": 78}))
+    assert _seed_count(run_dir) == 78
 
 
 # ---- plots skipped, the command ---------------------------------------------------------------------------

@@ -94,6 +94,7 @@ def ablate(
     run = AblationRun(
         grid=grid, tasks=task_list, run_dir=run_dir, llm_url=llm_url, seed_file=seed_path, concurrency=concurrency,
         max_attempts=max_attempts, request_timeout_s=request_timeout, seed_families=sorted({c.family for c in seed_cases}),
+        seed_count=len(seed_cases),
     )
     console.print(f"[bold]{len(configs)} config(s)[/bold] x {len(task_list)} task(s) x {grid.repeats} repeat(s); run dir {run_dir}")
     for c in configs:

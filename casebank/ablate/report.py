@@ -267,24 +267,37 @@ def demonstration_series(metrics: RunMetrics, all_seeds: int | None = None) -> d
     config draws on, its `seed_subset` (all seeds when unset). One line per road: the served model with
     retrieved cases (the subset is its bank), or a fine-tuned model without them (the subset is what it was
     trained on: `casebank finetune --subset N`, served as NAME-N, so casebank-ft-10 and casebank-ft share a line).
-    Empty unless a subset varies."""
+    Both roads start from the same point, 0 demonstrations: the model that reads cases, without them (no cases,
+    no fine-tuning). Empty unless a subset varies."""
     by_hash = {i.config_hash: i for i in metrics.configs}
     points: dict[str, list[tuple[int, ConfigMetrics]]] = {}
+    plain: dict[str, ConfigMetrics] = {}  # model -> its run without cases (and without a subset)
+    case_models: set[str] = set()
     subsets = set()
     for m in metrics.overall:
         config = by_hash[m.config_hash].config
         if m.success_rate is None or "seed_subset" not in config:
             continue
+        with_cases = bool(config.get("k")) and config.get("strategy") != "none"
+        served = str(config.get("model", "?"))
+        if with_cases:
+            case_models.add(served)
+        elif not config.get("seed_subset"):
+            plain[served] = m
         subset = config.get("seed_subset") or all_seeds
         if subset is None:
             continue
         subsets.add(subset)
-        with_cases = bool(config.get("k")) and config.get("strategy") != "none"
-        model = re.sub(r"-s?\d+$", "", str(config.get("model", "?")))  # casebank-ft-10 (trained on 10) is road casebank-ft
+        model = re.sub(r"-s?\d+$", "", served)  # casebank-ft-10 (trained on 10) is road casebank-ft
         road = f"{model}, {config.get('strategy')} k={config.get('k')}" if with_cases else f"{model}, no cases"
         points.setdefault(road, []).append((int(subset), m))
     if len(subsets) < 2:
         return {}
+    # the base model without cases is no road's point at "all seeds": it is every road's 0
+    zero = next((plain[name] for name in sorted(case_models) if name in plain), None)
+    if zero is not None:
+        points = {road: [p for p in pts if p[1] is not zero] for road, pts in points.items()}
+        points = {road: [(0, zero), *pts] for road, pts in points.items() if pts}
     return {road: sorted(pts, key=lambda p: p[0]) for road, pts in sorted(points.items()) if len({n for n, _ in pts}) > 1}
 
 
@@ -357,11 +370,15 @@ PLOTS: dict[str, Callable[[RunMetrics], tuple[Any | None, str]]] = {
 
 # ---- the whole report ------------------------------------------------------------------------------------
 def _seed_count(run_dir: Path) -> int | None:
-    """How many seeds the run's full bank holds (RUN_DIR/banks/base/built.json), for configs without a subset."""
+    """How many seeds the run's full bank holds, for configs without a subset: RUN_DIR/banks/base/built.json,
+    or `seed_count` in run.json (the runner records it; a run whose full-bank configs were all copied in has
+    no base bank of its own)."""
     try:
         return int(json.loads((run_dir / "banks" / "base" / "built.json").read_text())["cases"])
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        pass
+    count = read_run(run_dir).get("seed_count")
+    return count if isinstance(count, int) else None
 
 
 def build_report(run_dir: Path, out: Path | None = None, baseline: str | None = None, **kwargs: Any) -> Report:

@@ -191,6 +191,7 @@ class AblationRun:
     settings: Settings = field(default_factory=Settings)
     on_record: Callable[[EpisodeRecord], None] | None = None
     seed_families: list[str] = field(default_factory=list)
+    seed_count: int | None = None  # cases in seed_file (the full bank)
 
     def __post_init__(self) -> None:
         self.configs = self.grid.expand()
@@ -238,6 +239,7 @@ class AblationRun:
             "baseline": self.grid.baseline,
             "tasks": sorted(t.id for t in self.tasks),
             "seed_families": sorted(self.seed_families),
+            "seed_count": self.seed_count,
             "repeats": self.grid.repeats,
             "seed": self.grid.seed,
             "seed_file": str(self.seed_file),
