@@ -489,22 +489,19 @@ FILE_NAME = re.compile(r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.(?:py|md|json|jsonl|cs
 OUTPUT_NOTE = "[not submitted yet: the task asks for {names}, not in the workspace yet. Write {it} with write_file, then submit.]"
 
 
-def _files(env: Any) -> set[str]:
-    listing = env.execute("list_files", {"path": "."}).content
-    return {name for name in listing.splitlines() if name and not name.startswith(("[...", "(no files)"))}
+def _exists(env: Any, name: str) -> bool:
+    """Whether the workspace holds this file (through the sandbox's own read, so its path rules apply; a
+    listing would be cut at its entry limit in a big workspace)."""
+    return bool(env.execute("read_file", {"path": name}).ok)
 
 
 def named_outputs(request: str, env: Any) -> list[str]:
     """The files the request names that are not in the workspace: what the turn is to create."""
-    present = _files(env)
     names = dict.fromkeys(m.group(1).removeprefix("./") for m in FILE_NAME.finditer(request))
-    return [name for name in names if name not in present]
+    return [name for name in names if not _exists(env, name)]
 
 
 def gate_outputs(env: Any, outputs: Sequence[str]) -> str | None:
     """A note naming the outputs still missing; None when every one exists (or there are none)."""
-    if not outputs:
-        return None
-    present = _files(env)
-    missing = [name for name in outputs if name not in present]
+    missing = [name for name in outputs if not _exists(env, name)]
     return OUTPUT_NOTE.format(names=" and ".join(missing), it="it" if len(missing) == 1 else "them") if missing else None
