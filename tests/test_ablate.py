@@ -189,6 +189,31 @@ def test_episodes_spread_over_several_servers_and_a_dead_one_costs_no_episode(tm
         assert flaky.pool.snapshot()[0].failures >= 1
 
 
+def test_a_server_gone_for_good_stops_the_run_which_resumes_when_it_is_back(tmp_path: Path) -> None:
+    import socket
+
+    tasks = [t for t in load_tasks(write_tasks(tmp_path / "suite")) if t.id == "w-alpha"]
+    grid = AblationGrid(configs=[{"name": "a", "strategy": "none", "k": 0}], repeats=12)
+    with socket.socket() as s:  # a port nobody listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    run = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run", llm_url=dead, seed_file=seeds.FIXTURE_FILE,
+                      concurrency=2, max_attempts=1, stop_after_errors=3)  # fmt: skip
+    run.run_dir.mkdir(parents=True)
+    run.prepare = lambda: None  # type: ignore[method-assign]  # as if the server died after the start check
+    with pytest.raises(LLMUnavailable, match="3 episodes in a row"):
+        run.run()
+    errors = read_records(tmp_path / "run")
+    # the breaker stopped the queue: the 3 errors and at most the one episode still in flight, not all 12
+    assert 3 <= len(errors) <= 4 and all(r.status == "error" for r in errors), [(r.status, r.error) for r in errors]
+    with serve(create_app(model="qwen2.5-coder-0.5b-instruct", delay_s=0.05)) as url:
+        back = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run", llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE,
+                           concurrency=2, max_attempts=1, stop_after_errors=3)  # fmt: skip
+        done = back.run()
+    assert len(done) == 12 and all(r.status == "success" for r in done)
+
+
+
 def test_online_runs_write_to_their_own_bank_in_a_fixed_order(tmp_path: Path) -> None:
     tasks = [t for t in load_tasks(write_tasks(tmp_path / "suite")) if t.id != "broken-llm"]
     grid = AblationGrid(seed=3, configs=[{"name": "off", "strategy": "dense", "k": 1}, {"name": "on", "strategy": "dense", "k": 1, "write_back": "online"}])

@@ -47,6 +47,7 @@ def ablate(
     llm_url: Annotated[str, typer.Option("--llm-url", help="OpenAI-compatible base URL; several, comma-separated, share the episodes.")] = "http://127.0.0.1:8001/v1",
     concurrency: Annotated[int, typer.Option("--concurrency", help="Episodes in flight (vLLM batches them).")] = 4,
     max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per episode on infrastructure errors.")] = 3,
+    stop_after_errors: Annotated[int, typer.Option("--stop-after-errors", min=0, help="Stop after this many episodes in a row end in infrastructure errors (0: never); rerun to resume.")] = 8,
     request_timeout: Annotated[float, typer.Option("--request-timeout", min=1, help="HTTP timeout of one model call, s (a net against a stuck server).")] = 1800.0,
     out: Annotated[Path | None, typer.Option("--out", help="Run dir (default: DATA_DIR/ablations/<hash of the grid>).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the configs and the episode count; run nothing.")] = False,
@@ -93,7 +94,7 @@ def ablate(
     run_dir = out or Settings().data_dir / "ablations" / hashlib.sha256(identity.encode()).hexdigest()[:10]
     run = AblationRun(
         grid=grid, tasks=task_list, run_dir=run_dir, llm_url=llm_url, seed_file=seed_path, concurrency=concurrency,
-        max_attempts=max_attempts, request_timeout_s=request_timeout, seed_families=sorted({c.family for c in seed_cases}),
+        max_attempts=max_attempts, stop_after_errors=stop_after_errors, request_timeout_s=request_timeout, seed_families=sorted({c.family for c in seed_cases}),
         seed_count=len(seed_cases),
     )
     console.print(f"[bold]{len(configs)} config(s)[/bold] x {len(task_list)} task(s) x {grid.repeats} repeat(s); run dir {run_dir}")

@@ -10,7 +10,9 @@
   RUN_DIR/banks/online-<hash>, runs its tasks one at a time in a fixed shuffled order, and records the
   bank size before each episode. A `seed_subset` builds its bank from a fixed random subset of seeds.
 - Infrastructure errors (LLM unreachable, 5xx, HTTP timeouts) are retried up to `max_attempts` times,
-  then recorded as `error`: never a task failure.
+  then recorded as `error`: never a task failure. After `stop_after_errors` `error` records in a row
+  (the server is gone, not one request broken) the run stops starting episodes and raises
+  LLMUnavailable: a rerun resumes once the server is back, instead of the queue filling with errors.
 - Several servers (`llm_url` comma-separated): each episode leases the least busy live one
   (`casebank.llm.endpoints.EndpointPool`); one that refuses connections is left out for a while and the
   retry goes to another, so one server down does not stop the run.
@@ -187,6 +189,8 @@ class AblationRun:
     # 300 s (the chat default) such a call timed out again on every retry (temperature 0 repeats it) and
     # the episode became an infrastructure error after 3 x 2 x 300 s.
     request_timeout_s: float = 1800.0
+    # Consecutive `error` records that stop the run (0: never). Each has already had max_attempts tries.
+    stop_after_errors: int = 8
     api_key: str = "EMPTY"
     settings: Settings = field(default_factory=Settings)
     on_record: Callable[[EpisodeRecord], None] | None = None
@@ -200,6 +204,8 @@ class AblationRun:
         self._write_lock = threading.Lock()
         self._max_model_len: dict[str, int] = {}
         self._steps: dict[tuple[str, str, int], tuple[list[StepRecord], str | None]] = {}
+        self._errors_in_a_row = 0
+        self._broken: str | None = None  # why the run stopped starting episodes (the circuit breaker)
         # Several servers (comma-separated --llm-url): each episode leases the least busy live one.
         self.pool = EndpointPool(self.llm_url)
 
@@ -279,6 +285,7 @@ class AblationRun:
     def _run(self, todo: list[Job], on_start: Callable[[list[Job]], None] | None) -> list[EpisodeRecord]:
         if on_start is not None:
             on_start(todo)
+        self._errors_in_a_row, self._broken = 0, None
         # Online configs are lanes: their episodes run in order, one at a time; the rest run freely.
         lanes: dict[str, list[Job]] = {}
         free: list[Job] = []
@@ -294,6 +301,11 @@ class AblationRun:
             futures += [pool.submit(self._lane, [job]) for job in free]
             for future in as_completed(futures):
                 records += future.result()
+            if self._broken is not None:
+                raise LLMUnavailable(self._broken)
+        except LLMUnavailable:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         except BaseException:
             # Ctrl-C or SIGTERM (the CLI turns it into KeyboardInterrupt): episodes not started are dropped (a
             # rerun does them), the running ones finish and are recorded, then `run` records the server's counters.
@@ -305,14 +317,25 @@ class AblationRun:
     def _lane(self, jobs: list[Job]) -> list[EpisodeRecord]:
         out = []
         for job in jobs:
+            if self._broken is not None:
+                break  # not recorded: a rerun does it
             record = self.run_episode(job)
             with self._write_lock:
                 append_record(self.run_dir, record)
                 self._write_steps(job, record)
+                self._count_error(record)
             if self.on_record is not None:
                 self.on_record(record)
             out.append(record)
         return out
+
+    def _count_error(self, record: EpisodeRecord) -> None:
+        """The circuit breaker: `stop_after_errors` error records in a row stop new episodes."""
+        self._errors_in_a_row = self._errors_in_a_row + 1 if record.status == "error" else 0
+        if self.stop_after_errors and self._errors_in_a_row >= self.stop_after_errors and self._broken is None:
+            self._broken = (f"stopped after {self._errors_in_a_row} episodes in a row ended in infrastructure errors "
+                            f"(last: {(record.error or '')[-200:]}); finished episodes are kept, the same command resumes "
+                            "once the LLM server answers again")
 
     # ---- one episode ---------------------------------------------------------------------------------------
     def run_episode(self, job: Job) -> EpisodeRecord:
