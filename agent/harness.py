@@ -25,7 +25,9 @@
     restate_task        (off until measured) the next-step hint starts with the turn's request, so the
                         latest message says what was asked (seen: a run prints 110.0 where the task says
                         60.0, or prints the answer, and the 0.5B goes on with an example's next step)
-    case_format         retrieved cases as text in the system prompt, or as earlier chat turns
+    case_format         retrieved cases as earlier chat turns, each marked as a finished example (default
+                        since the lever grid: dev levels 1-2, 5 of 17 tasks vs 2 as text), or as text in
+                        the system prompt
     context_budget      observations capped in tokens; older ones shortened before a request overflows;
                         a context-length 400 shrinks the prompt and retries instead of ending the episode
     tolerant_parser     tool calls written as text (```json blocks, <tool_call> tags, bare JSON) are used
@@ -82,7 +84,7 @@ class Harness(BaseModel):
     primer_format: Literal["system", "turns"] = Field("turns", description="The primer as earlier chat turns, or as text in the system prompt.")
     primer_file: str = Field("primer.json", pattern=r"^primer[\w-]*\.json$", description="Which primer (casebank/prompts/).")
     next_hint: bool = True
-    case_format: Literal["system", "turns"] = "system"
+    case_format: Literal["system", "turns"] = "turns"
     context_budget: bool = True
     observation_tokens: int = Field(1000, ge=50, description="Cap of one observation, in tokens.")
     tolerant_parser: bool = True

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The runs behind benchmarks/results (the ladder of issue 8; the four-way table of issue 9; the
-# data-efficiency curve of issue 9; the harness levers of issue 8), in order. Every stage resumes: run the
-# script again after a stop and it goes on where it was; a finished stage is skipped.
+# data-efficiency curve of issue 9; the harness levers of issue 8; the ladder on the levers' default), in
+# order. Every stage resumes: run the script again after a stop and it goes on where it was; a finished
+# stage is skipped.
 #
 #   nohup bash benchmarks/results_pipeline.sh > pipeline.log 2>&1 &
 #   touch "$STOP"        # stop: the running ablation gets SIGTERM, records its running episodes, exits
@@ -126,4 +127,8 @@ fi
 # is the longest stage and spans sessions; the fine-tuned road's stages, shorter, finish first.
 served qwen2.5-coder-0.5b-instruct || serve || exit 1
 ablate "$ROOT" "$GRIDS/levers.yaml" "$RESULTS/levers" || exit 0
+
+# 7. The ladder again on this checkout's agent, with the default the levers picked on dev (cases as chat turns):
+# none and the default, every level, both splits; the issue's targets are read on its test split.
+ablate "$ROOT" "$GRIDS/ladder_turns.yaml" "$RESULTS/ladder_turns" || exit 0
 log "all stages complete"

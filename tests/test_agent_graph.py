@@ -85,12 +85,16 @@ def test_task_episode_verifies_writes_back_and_the_next_episode_retrieves_it(tmp
     assert result.write_back is not None and result.write_back.action == "added"
     assert shared_bank.get(case.id) is not None
 
-    # The very next episode on a similar task is shown the new case, in the system message.
+    # The very next episode on a similar task is shown the new case, as an earlier exchange marked as an
+    # example (the default case format), before this task's own request.
     agent2, model2 = make_agent(tmp_path, shared_bank, solve_add())
     again = agent2.run_task(add_task("calc-add-2", "Fix the add() function in calc.py so it returns the sum of both arguments."))
     assert case.id in [cid for cid, _ in again.retrieved]
     system = model2.calls[0][0]
-    assert isinstance(system, SystemMessage) and "# Solved examples" in system.content and case.task in system.content
+    assert isinstance(system, SystemMessage) and "# Solved examples" not in system.content
+    users = [str(m.content) for m in model2.calls[0] if isinstance(m, HumanMessage)]
+    shown = [i for i, text in enumerate(users) if text.startswith("[Example") and case.task in text]
+    assert shown and shown[-1] < len(users) - 1 and users[-1].startswith("Fix the add() function")
     # The system message is a stable prefix across the steps of an episode (prefix cache).
     assert len({call[0].content for call in model2.calls}) == 1
     assert again.status == "succeeded"
