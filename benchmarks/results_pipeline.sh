@@ -129,6 +129,6 @@ served qwen2.5-coder-0.5b-instruct || serve || exit 1
 ablate "$ROOT" "$GRIDS/levers.yaml" "$RESULTS/levers" || exit 0
 
 # 7. The ladder again on this checkout's agent, with the default the levers picked on dev (cases as chat turns):
-# none and the default, every level, both splits; the targets are read on its test split.
+# none, the default and the default with the workflow primer, every level, both splits; the targets are read on its test split.
 ablate "$ROOT" "$GRIDS/ladder_turns.yaml" "$RESULTS/ladder_turns" || exit 0
 log "all stages complete"

@@ -213,7 +213,6 @@ def test_a_server_gone_for_good_stops_the_run_which_resumes_when_it_is_back(tmp_
     assert len(done) == 12 and all(r.status == "success" for r in done)
 
 
-
 def test_online_runs_write_to_their_own_bank_in_a_fixed_order(tmp_path: Path) -> None:
     tasks = [t for t in load_tasks(write_tasks(tmp_path / "suite")) if t.id != "broken-llm"]
     grid = AblationGrid(seed=3, configs=[{"name": "off", "strategy": "dense", "k": 1}, {"name": "on", "strategy": "dense", "k": 1, "write_back": "online"}])

@@ -303,11 +303,8 @@ class AblationRun:
                 records += future.result()
             if self._broken is not None:
                 raise LLMUnavailable(self._broken)
-        except LLMUnavailable:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
         except BaseException:
-            # Ctrl-C or SIGTERM (the CLI turns it into KeyboardInterrupt): episodes not started are dropped (a
+            # The circuit breaker, Ctrl-C or SIGTERM (the CLI turns it into KeyboardInterrupt): episodes not started are dropped (a
             # rerun does them), the running ones finish and are recorded, then `run` records the server's counters.
             pool.shutdown(wait=True, cancel_futures=True)
             raise
