@@ -77,9 +77,13 @@ ablate() {  # WORKTREE GRID OUT: run until nothing is pending (at most 3 passes)
             --concurrency "$CONCURRENCY" --request-timeout 1800) &
         pid=$!
         while kill -0 "$pid" 2>/dev/null; do
-            if stopped; then kill -TERM "$pid"; log "stop: waiting for the running episodes"; fi
+            if stopped; then  # one check: SIGTERM, then wait (a stop seen only after the sleep was never sent)
+                kill -TERM "$pid"
+                log "stop: waiting for the running episodes"
+                wait "$pid"
+                return 1
+            fi
             sleep 10
-            stopped && { wait "$pid"; return 1; }
         done
         wait "$pid"
     done
@@ -129,6 +133,8 @@ served qwen2.5-coder-0.5b-instruct || serve || exit 1
 ablate "$ROOT" "$GRIDS/levers.yaml" "$RESULTS/levers" || exit 0
 
 # 7. The ladder again on this checkout's agent, with the default the levers picked on dev (cases as chat turns):
-# none, the default and the default with the workflow primer, every level, both splits; the targets are read on its test split.
+# first the one other candidate default (the workflow primer on top) against the default on levels 1-2, decided
+# on dev; then none and the default on every level, both splits; the targets are read on its test split.
+ablate "$ROOT" "$GRIDS/ladder_turns_workflow.yaml" "$RESULTS/ladder_turns_workflow" || exit 0
 ablate "$ROOT" "$GRIDS/ladder_turns.yaml" "$RESULTS/ladder_turns" || exit 0
 log "all stages complete"
