@@ -67,8 +67,9 @@ def reuse(src: Path, dst: Path, grid: AblationGrid, levels: list[int], splits: l
             shutil.copyfile(step, step_file(dst, record))
         have.add(record.key)
         copied += 1
-    with (dst / SERVER_FILE).open("a", encoding="utf-8") as f:
-        f.write(json.dumps({"reused_from": str(src), "at": time.time(), "harness": next(iter(harness)), "episodes": copied}) + "\n")
+    if copied:  # a rerun that copies nothing leaves the run dir as it was
+        with (dst / SERVER_FILE).open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"reused_from": str(src), "at": time.time(), "harness": next(iter(harness)), "episodes": copied}) + "\n")
     return copied
 
 
