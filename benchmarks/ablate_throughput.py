@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--llm-url", default="http://127.0.0.1:8001/v1")
     parser.add_argument("--tasks", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--strategy", default="hybrid")
+    parser.add_argument("--strategy", default="dense", help="retrieval of the one config (dense: the default in-context config)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ablate_throughput.json"))
     args = parser.parse_args()
     tasks = sorted((t for t in load_tasks(seeds.EVAL_DIR) if t.level == 1), key=lambda t: t.id)[: args.tasks]
@@ -59,7 +59,9 @@ def main() -> None:
         seq = half(grid, tasks, args.llm_url, 1, Path(tmp))
         par = half(grid, tasks, args.llm_url, args.concurrency, Path(tmp))
     ratio = par["episodes_per_min"] / seq["episodes_per_min"] if seq["episodes_per_min"] else None
-    result = {"tasks": [t.id for t in tasks], "sequential": seq, "concurrent": par, "throughput_ratio": round(ratio, 2) if ratio else None}
+    config = grid.expand()[0]
+    result = {"config": {"name": config.name, "hash": config.content_hash, "harness": config.harness.model_dump(mode="json")},
+              "tasks": [t.id for t in tasks], "sequential": seq, "concurrent": par, "throughput_ratio": round(ratio, 2) if ratio else None}
     print(f"{'':12}{'episodes':>9}{'wall s':>9}{'ep/min':>9}{'prefix hit':>11}")
     for row in (seq, par):
         print(f"{'c=' + str(row['concurrency']):12}{row['episodes']:>9}{row['wall_s']:>9}{row['episodes_per_min']:>9}{row['prefix_cache_hit_rate']!s:>11}")

@@ -134,7 +134,8 @@ ablate "$ROOT" "$GRIDS/levers.yaml" "$RESULTS/levers" || exit 0
 
 # 7. The ladder again on this checkout's agent, with the default the levers picked on dev (cases as chat turns):
 # first the one other candidate default (the workflow primer on top) against the default on levels 1-2, decided
-# on dev; then none and the default on every level, both splits; the targets are read on its test split.
+# on dev; then none and the default on every level, both splits (the targets are read on its test split),
+# then bm25 and hybrid (k=4, cases as turns too), levels 1-2 first.
 ablate "$ROOT" "$GRIDS/ladder_turns_workflow.yaml" "$RESULTS/ladder_turns_workflow" || exit 0
 ablate "$ROOT" "$GRIDS/ladder_turns.yaml" "$RESULTS/ladder_turns" || exit 0
 log "all stages complete"

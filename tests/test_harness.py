@@ -3,6 +3,7 @@ scripted model (these tests are about what the harness sends and does, not about
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -409,3 +410,33 @@ def test_one_wall_clock_safety_net_for_tasks_run_and_chat() -> None:
 
     task_ = Task(id="t", family="general", instruction="x", check="pass\n", timeout_s=5)
     assert AgentConfig().timeout_for(task_.timeout_s) == DEFAULT_EPISODE_TIMEOUT_S == ServerSettings().episode_timeout_s == 1800
+
+
+def test_non_object_arguments_from_the_server_are_an_error_observation_not_a_crash(tmp_path: Path) -> None:
+    # Seen on the 0.5B during a grid: a read_file call whose arguments are the JSON list ["settings.py"].
+    # langchain_openai built an AIMessage with args=list and pydantic raised, ending the whole `ablate` run.
+    from agent.model import make_chat_model
+
+    def completion(name: str, arguments: str) -> dict:
+        call = {"id": f"chatcmpl-tool-{name}", "type": "function", "function": {"name": name, "arguments": arguments}}
+        return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}  # fmt: skip
+
+    script = iter([completion("read_file", '["out.txt"]'), completion("write_file", '{"path": "out.txt", "content": "ok"}'),
+                   completion("submit", '{"summary": "wrote ok"}')])  # fmt: skip
+    requests: list[dict] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        requests.append(json.loads(request.content))
+        return httpx.Response(200, json=next(script))
+
+    config = AgentConfig(data_dir=tmp_path / "data", k=0, strategy="none", harness=OFF, llm_url="http://llm.test/v1")
+    model = make_chat_model(config, http_client=httpx.Client(transport=httpx.MockTransport(answer)))
+    result = Agent(config, None, model).run_task(task({"notes.txt": "x\n"}))
+
+    assert result.outcome.verified_success and len(requests) == 3
+    assert not result.steps[0].ok and result.steps[0].observation.startswith("error: arguments must be a JSON object")
+    # The model saw that error before its next move, and the call is kept as the model sent it.
+    assert any(m.get("role") == "tool" and "must be a JSON object" in str(m.get("content")) for m in requests[1]["messages"])
+    assert result.trajectory.messages[2].tool_calls[0].function.arguments == '["out.txt"]'
