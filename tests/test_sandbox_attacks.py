@@ -343,10 +343,12 @@ def test_fork_bomb_bounded(mode: str, ws: Path) -> None:
         pytest.skip("no process cap available here")
     tok = token()
     t = time.monotonic()
-    # the bomb keeps running for 3 s under the process cap, then the shell exits
+    # the bomb keeps running for 3 s under the process cap, then the shell exits. On a loaded machine the cap
+    # can also refuse the outer shell's own fork (for `sleep`), and bash exits there: still bounded, the cap
+    # said so in the output ("fork: retry: Resource temporarily unavailable").
     r = run(":(){ :|:& };:; sleep 3; echo survived", ws, env=tagged(tok), wall_timeout_s=8)
     assert time.monotonic() - t < 20
-    assert "survived" in r.output or r.timed_out
+    assert "survived" in r.output or r.timed_out or "fork: retry: Resource temporarily unavailable" in r.output, r.output
     time.sleep(0.2)
     assert procs_with_env(tok) == []
     assert subprocess.run(["true"]).returncode == 0  # the host can still fork
