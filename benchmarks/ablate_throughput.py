@@ -5,7 +5,10 @@ over each half (from its /metrics).
     python benchmarks/ablate_throughput.py --llm-url http://127.0.0.1:8001/v1 --tasks 8 --concurrency 4
 
 Each half gets a fresh run dir, so nothing is skipped; the tasks are the first N level-1 tasks of the
-held-out ladder (cheap, and the same for both halves).
+held-out ladder (cheap, and the same for both halves). Both halves send the same prompts (temperature 0), so
+without a reset the second half finds the first half's prompts in vLLM's prefix cache and looks faster than
+it is: each half starts with `POST /reset_prefix_cache`, which vLLM offers when started with
+VLLM_SERVER_DEV_MODE=1 (`VLLM_SERVER_DEV_MODE=1 casebank llm serve`). The result records whether it took.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 import seeds
 from casebank.ablate.grid import AblationGrid
 from casebank.ablate.records import read_records
@@ -23,8 +28,20 @@ from casebank.ablate.runner import SERVER_FILE, AblationRun
 from casebank.tasks import load_tasks
 
 
+def reset_prefix_cache(llm_url: str) -> bool:
+    """Empty vLLM's prefix cache; False when the server does not offer it (not in dev mode)."""
+    try:
+        return httpx.post(llm_url.rstrip("/").removesuffix("/v1") + "/reset_prefix_cache", timeout=30).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def half(grid: AblationGrid, tasks: list, llm_url: str, concurrency: int, root: Path) -> dict:
     run_dir = root / f"c{concurrency}"
+    reset = reset_prefix_cache(llm_url)
+    if not reset:
+        print("warning: vLLM's prefix cache was not reset (start it with VLLM_SERVER_DEV_MODE=1); "
+              "the second half will find the first half's prompts cached")
     run = AblationRun(grid=grid, tasks=tasks, run_dir=run_dir, llm_url=llm_url, seed_file=seeds.default_seed_file(), concurrency=concurrency)
     t0 = time.perf_counter()
     run.run()
@@ -34,6 +51,7 @@ def half(grid: AblationGrid, tasks: list, llm_url: str, concurrency: int, root: 
     queries = server.get("prefix_cache_queries", 0.0)
     return {
         "concurrency": concurrency,
+        "prefix_cache_reset": reset,
         "episodes": len(records),
         "errors": sum(r.status == "error" for r in records),
         "successes": sum(r.status == "success" for r in records),
