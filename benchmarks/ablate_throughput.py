@@ -9,6 +9,8 @@ held-out ladder (cheap, and the same for both halves). Both halves send the same
 without a reset the second half finds the first half's prompts in vLLM's prefix cache and looks faster than
 it is: each half starts with `POST /reset_prefix_cache`, which vLLM offers when started with
 VLLM_SERVER_DEV_MODE=1 (`VLLM_SERVER_DEV_MODE=1 casebank llm serve`). The result records whether it took.
+Each half also records where the server's time went (vLLM's prefill, decode and queue seconds summed over
+requests, and the uncached prompt tokens) and every episode's wall time, so a ratio can be explained.
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ def half(grid: AblationGrid, tasks: list, llm_url: str, concurrency: int, root: 
         "prefix_cache_hit_rate": round(server.get("prefix_cache_hits", 0.0) / queries, 3) if queries else None,
         "generation_tokens": server.get("generation_tokens"),
         "prompt_tokens": server.get("prompt_tokens"),
+        "uncached_prompt_tokens": (queries - server.get("prefix_cache_hits", 0.0)) if queries else None,
+        # vLLM's per-request seconds, summed over the half's requests: prefill is compute-bound on a CPU and
+        # gains little from batching, decode gains most, and the rest of an episode (tools, checker) not at all
+        **{key: round(server[key], 1) for key in ("requests", "request_queue_s", "request_prefill_s", "request_decode_s", "request_latency_s") if key in server},
+        "episode_wall_s": sorted(round(r.wall_s, 1) for r in records),
     }
 
 
@@ -80,9 +87,10 @@ def main() -> None:
     config = grid.expand()[0]
     result = {"config": {"name": config.name, "hash": config.content_hash, "harness": config.harness.model_dump(mode="json")},
               "tasks": [t.id for t in tasks], "sequential": seq, "concurrent": par, "throughput_ratio": round(ratio, 2) if ratio else None}
-    print(f"{'':12}{'episodes':>9}{'wall s':>9}{'ep/min':>9}{'prefix hit':>11}")
+    print(f"{'':12}{'episodes':>9}{'wall s':>9}{'ep/min':>9}{'prefix hit':>11}{'prefill s':>10}{'decode s':>10}{'LLM s':>9}")
     for row in (seq, par):
-        print(f"{'c=' + str(row['concurrency']):12}{row['episodes']:>9}{row['wall_s']:>9}{row['episodes_per_min']:>9}{row['prefix_cache_hit_rate']!s:>11}")
+        print(f"{'c=' + str(row['concurrency']):12}{row['episodes']:>9}{row['wall_s']:>9}{row['episodes_per_min']:>9}{row['prefix_cache_hit_rate']!s:>11}"
+              f"{row.get('request_prefill_s')!s:>10}{row.get('request_decode_s')!s:>10}{row.get('request_latency_s')!s:>9}")
     print(f"throughput ratio (c={args.concurrency} / c=1): {result['throughput_ratio']}  (target >= 2.5)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -142,6 +142,40 @@ def test_concurrent_run_accounts_errors_apart_and_resumes(tmp_path: Path) -> Non
         assert httpx.get(f"{url}/stats").json()["requests"] > before
 
 
+def test_an_agent_that_raises_fails_its_episode_and_the_grid_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A harness defect (an exception that is not the server's) must not end a grid of hours: that episode is a
+    # failure (`agent_crash`, traceback kept, not retried), the other episodes run, and the report counts it.
+    from agent.runner import Agent
+    from casebank.ablate.metrics import failure_modes
+    from casebank.ablate.runner import step_file
+
+    real = Agent.run_task
+    calls: list[str] = []
+
+    def run_task(self, task, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(task.id)
+        if task.id == "idle":
+            raise ValueError("harness bug on an odd reply")
+        return real(self, task, *args, **kwargs)
+
+    monkeypatch.setattr(Agent, "run_task", run_task)
+    tasks = [t for t in load_tasks(write_tasks(tmp_path / "suite")) if t.id in ("w-alpha", "idle", "w-beta")]
+    grid = AblationGrid(configs=[{"name": "a", "strategy": "none", "k": 0}])
+    with serve(create_app(model="qwen2.5-coder-0.5b-instruct", delay_s=0.05)) as url:
+        run = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run", llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE,
+                          concurrency=2, max_attempts=3)  # fmt: skip
+        run.run()
+    by = {r.task_id: r for r in read_records(tmp_path / "run")}
+    assert set(by) == {"w-alpha", "idle", "w-beta"}
+    crash = by["idle"]
+    assert crash.status == "failure" and crash.failure_mode == "agent_crash" and crash.attempts == 1, crash
+    assert "ValueError: harness bug on an odd reply" in crash.detail and "Traceback" in crash.detail
+    assert calls.count("idle") == 1  # not retried: it would raise again
+    assert by["w-alpha"].status == by["w-beta"].status == "success"
+    assert json.loads(step_file(tmp_path / "run", crash).read_text())["failure_mode"] == "agent_crash"
+    assert failure_modes(by.values())["agent_crash"] == 1
+
+
 def test_a_slow_model_call_within_the_request_timeout_is_no_error(tmp_path: Path) -> None:
     # A long completion on a busy CPU server is slow, not broken: the per-call timeout is a net for a stuck
     # server (default 1800 s), and a call that outlasts it is an infrastructure error, never a task failure.

@@ -6,7 +6,8 @@ source, seed families for the in/out-of-distribution breakdown).
 `status` keeps infrastructure apart from the agent: `success` and `failure` are task outcomes (the
 checker decided, or a limit ended the episode); `error` is infrastructure (LLM unreachable, 5xx,
 HTTP timeouts) after the bounded retries, and never counts as a task failure. Metrics drop `error`
-records (and say how many).
+records (and say how many). An exception the agent raises (a harness defect, not the server's) is a
+`failure` with failure mode `agent_crash`: the system did not solve the task, and the grid goes on.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ FailureMode = Literal[
     "submitted_check_failed",  # submit was called, the checker failed
     "step_limit",  # ran out of model calls (or tokens, or wall time) without a submit
     "other",  # e.g. no tool call after a nudge
+    "agent_crash",  # not from the list above: the agent raised (a harness defect); detail holds the traceback's tail
 ]
 FAILURE_MODES: tuple[str, ...] = FailureMode.__args__  # type: ignore[attr-defined]
 

@@ -243,7 +243,10 @@ def plot_success_vs_k(metrics: RunMetrics) -> tuple[Any | None, str]:
                 if m.ci is not None:
                     ax.axhspan(100 * m.ci.low, 100 * m.ci.high, color=line.get_color(), alpha=0.12)
     dodge = 0.04 * max(1, max((k for pts in series.values() for k, _ in pts), default=1))  # two strategies at one k
-    _rate_lines(ax, lines, sorted({k for pts in series.values() for k, _ in pts}), dodge)
+    ks = sorted({k for pts in series.values() for k, _ in pts})
+    _rate_lines(ax, lines, ks, dodge)
+    pad = max(0.5, 0.08 * (ks[-1] - ks[0]))  # room for the dodged points and their caps at both ends
+    ax.set_xlim(ks[0] - pad, ks[-1] + pad)
     ax.set_xlabel("k (cases retrieved into the prompt)")
     ax.set_title("Success vs k per strategy (95% CI, bootstrap over tasks)")
     ax.legend(title="strategy")

@@ -10,7 +10,8 @@
   RUN_DIR/banks/online-<hash>, runs its tasks one at a time in a fixed shuffled order, and records the
   bank size before each episode. A `seed_subset` builds its bank from a fixed random subset of seeds.
 - Infrastructure errors (LLM unreachable, 5xx, HTTP timeouts) are retried up to `max_attempts` times,
-  then recorded as `error`: never a task failure. After `stop_after_errors` `error` records in a row
+  then recorded as `error`: never a task failure. Any other exception from the agent is a harness defect:
+  that episode is a `failure` (`agent_crash`, the traceback in its detail) and the run goes on. After `stop_after_errors` `error` records in a row
   (the server is gone, not one request broken) the run stops starting episodes and raises
   LLMUnavailable: a rerun resumes once the server is back, instead of the queue filling with errors.
 - Several servers (`llm_url` comma-separated): each episode leases the least busy live one
@@ -81,6 +82,12 @@ _COUNTERS = {
     "vllm:prefix_cache_hits_total": "prefix_cache_hits",
     "vllm:prompt_tokens_total": "prompt_tokens",
     "vllm:generation_tokens_total": "generation_tokens",
+    # seconds summed over requests (histogram sums): where the server's time went
+    "vllm:request_queue_time_seconds_sum": "request_queue_s",
+    "vllm:request_prefill_time_seconds_sum": "request_prefill_s",
+    "vllm:request_decode_time_seconds_sum": "request_decode_s",
+    "vllm:e2e_request_latency_seconds_sum": "request_latency_s",
+    "vllm:e2e_request_latency_seconds_count": "requests",
 }
 
 
@@ -357,6 +364,8 @@ class AblationRun:
                         self.pool.mark_down(url)  # the next attempt leases another server, if there is one
                     time.sleep(min(30.0, 2.0**attempt))
                     continue
+                except Exception as e:  # a harness defect: this episode fails (agent_crash), the grid goes on
+                    return self._crashed(job, e, attempt, bank_size, time.perf_counter() - started)
                 finally:
                     agent.close()
             self._steps[(job.config.content_hash, job.task.id, job.repeat)] = (result.steps, result.answer)
@@ -364,6 +373,18 @@ class AblationRun:
         return EpisodeRecord(
             **self._key(job), status="error", failure_mode="error", error=last_error[-500:], detail=last_error[-500:],
             attempts=self.max_attempts, seed=self.grid.seed + job.repeat, finished_at=time.time(), order=job.order,
+        )
+
+    def _crashed(self, job: Job, error: Exception, attempt: int, bank_size: int | None, wall: float) -> EpisodeRecord:
+        """The record of an episode whose agent raised: not retried (at temperature 0 it would raise again),
+        counted as a failure, the traceback's tail in `detail` (and the step log) for whoever fixes it."""
+        import traceback
+
+        trace = "".join(traceback.format_exception(error))
+        return EpisodeRecord(
+            **self._key(job), status="failure", failure_mode="agent_crash", detail=f"agent crashed: {trace[-480:]}",
+            attempts=attempt, seed=self.grid.seed + job.repeat, wall_s=round(wall, 3), order=job.order, bank_size=bank_size,
+            finished_at=time.time(),
         )
 
     def _write_steps(self, job: Job, record: EpisodeRecord) -> None:
