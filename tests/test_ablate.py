@@ -176,6 +176,20 @@ def test_an_agent_that_raises_fails_its_episode_and_the_grid_goes_on(tmp_path: P
     assert failure_modes(by.values())["agent_crash"] == 1
 
 
+def test_a_404_mid_run_stops_the_run_instead_of_failing_every_episode(tmp_path: Path) -> None:
+    # Not a harness defect: a wrong model, key or URL would fail every episode, so the run stops and says why.
+    from casebank.tasks import Task
+
+    tasks = [Task(id="lost", family="general", instruction="[not-found] Write the word x into x.txt.", check="assert False\n")]
+    grid = AblationGrid(configs=[{"name": "a", "strategy": "none", "k": 0}])
+    with serve(create_app(model="qwen2.5-coder-0.5b-instruct")) as url:
+        run = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run", llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE, max_attempts=3)
+        with pytest.raises(LLMUnavailable, match="NotFoundError"):
+            run.run()
+        assert httpx.get(f"{url}/stats").json()["requests"] == 1  # not retried
+    assert read_records(tmp_path / "run") == []  # nothing recorded: the same command reruns it once set up right
+
+
 def test_a_slow_model_call_within_the_request_timeout_is_no_error(tmp_path: Path) -> None:
     # A long completion on a busy CPU server is slow, not broken: the per-call timeout is a net for a stuck
     # server (default 1800 s), and a call that outlasts it is an infrastructure error, never a task failure.

@@ -10,8 +10,9 @@
   RUN_DIR/banks/online-<hash>, runs its tasks one at a time in a fixed shuffled order, and records the
   bank size before each episode. A `seed_subset` builds its bank from a fixed random subset of seeds.
 - Infrastructure errors (LLM unreachable, 5xx, HTTP timeouts) are retried up to `max_attempts` times,
-  then recorded as `error`: never a task failure. Any other exception from the agent is a harness defect:
-  that episode is a `failure` (`agent_crash`, the traceback in its detail) and the run goes on. After `stop_after_errors` `error` records in a row
+  then recorded as `error`: never a task failure. A 401/403/404 (wrong key, model or URL) stops the run.
+  Any other exception from the agent is a harness defect: that episode is a `failure` (`agent_crash`,
+  the traceback in its detail) and the run goes on. After `stop_after_errors` `error` records in a row
   (the server is gone, not one request broken) the run stops starting episodes and raises
   LLMUnavailable: a rerun resumes once the server is back, instead of the queue filling with errors.
 - Several servers (`llm_url` comma-separated): each episode leases the least busy live one
@@ -53,6 +54,13 @@ def _infra_errors() -> tuple[type[BaseException], ...]:
         httpx.TransportError,
         ConnectionError,
     )
+
+
+def _setup_errors() -> tuple[type[BaseException], ...]:
+    """Server answers that say the run is set up wrong (401, 403, 404), not that one episode went astray."""
+    import openai
+
+    return (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
 
 
 def _unreachable(error: BaseException) -> bool:
@@ -364,6 +372,8 @@ class AblationRun:
                         self.pool.mark_down(url)  # the next attempt leases another server, if there is one
                     time.sleep(min(30.0, 2.0**attempt))
                     continue
+                except _setup_errors() as e:  # wrong key, model or URL: every episode would meet it
+                    raise LLMUnavailable(f"the LLM server refused the request ({type(e).__name__}: {e}); check the URL, model and API key") from e
                 except Exception as e:  # a harness defect: this episode fails (agent_crash), the grid goes on
                     return self._crashed(job, e, attempt, bank_size, time.perf_counter() - started)
                 finally:

@@ -4,7 +4,7 @@ model's answers are a fixed function of the request.
 
 Policy, read from the latest user message that is not an example:
 - "Write the word W into F": first `write_file(F, W)`, then `run("cat F")`, then `submit`.
-- "[server-error]" anywhere: HTTP 500 (an infrastructure error).
+- "[server-error]" anywhere: HTTP 500 (an infrastructure error); "[not-found]": HTTP 404 (a run set up wrong).
 - anything else: `submit` at once (the task then fails its checker).
 A request whose `tool_choice` names a function gets that function. `--delay S` sleeps before each
 answer (so a test can kill a run mid-flight and see requests overlap); GET /stats reports the request
@@ -78,6 +78,8 @@ def create_app(model: str = "scripted", delay_s: float = 0.0, max_model_len: int
             text, _ = _user_text(body.get("messages", []))
             if "[server-error]" in text:
                 return JSONResponse({"error": {"message": "scripted failure", "type": "server_error"}}, status_code=500)
+            if "[not-found]" in text:
+                return JSONResponse({"error": {"message": "scripted: no such model", "type": "NotFoundError"}}, status_code=404)
             name, args = decide(body.get("messages", []), body.get("tool_choice"))
             prompt_chars = len(json.dumps(body.get("messages", [])))
             return {
