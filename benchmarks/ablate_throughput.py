@@ -26,14 +26,14 @@ import httpx
 import seeds
 from casebank.ablate.grid import AblationGrid
 from casebank.ablate.records import read_records
-from casebank.ablate.runner import SERVER_FILE, AblationRun
+from casebank.ablate.runner import SERVER_FILE, AblationRun, server_root
 from casebank.tasks import load_tasks
 
 
 def reset_prefix_cache(llm_url: str) -> bool:
     """Empty vLLM's prefix cache; False when the server does not offer it (not in dev mode)."""
     try:
-        return httpx.post(llm_url.rstrip("/").removesuffix("/v1") + "/reset_prefix_cache", timeout=30).status_code == 200
+        return httpx.post(f"{server_root(llm_url)}/reset_prefix_cache", timeout=30).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -50,7 +50,7 @@ def half(grid: AblationGrid, tasks: list, llm_url: str, concurrency: int, root: 
     wall = time.perf_counter() - t0
     records = read_records(run_dir)
     server = json.loads((run_dir / SERVER_FILE).read_text().splitlines()[-1])
-    queries = server.get("prefix_cache_queries", 0.0)
+    queries, hits = server.get("prefix_cache_queries", 0.0), server.get("prefix_cache_hits", 0.0)
     return {
         "concurrency": concurrency,
         "prefix_cache_reset": reset,
@@ -59,10 +59,10 @@ def half(grid: AblationGrid, tasks: list, llm_url: str, concurrency: int, root: 
         "successes": sum(r.status == "success" for r in records),
         "wall_s": round(wall, 1),
         "episodes_per_min": round(60 * len(records) / wall, 3),
-        "prefix_cache_hit_rate": round(server.get("prefix_cache_hits", 0.0) / queries, 3) if queries else None,
+        "prefix_cache_hit_rate": round(hits / queries, 3) if queries else None,
         "generation_tokens": server.get("generation_tokens"),
         "prompt_tokens": server.get("prompt_tokens"),
-        "uncached_prompt_tokens": (queries - server.get("prefix_cache_hits", 0.0)) if queries else None,
+        "uncached_prompt_tokens": (queries - hits) if queries else None,
         # vLLM's per-request seconds, summed over the half's requests: prefill is compute-bound on a CPU and
         # gains little from batching, decode gains most, and the rest of an episode (tools, checker) not at all
         **{key: round(server[key], 1) for key in ("requests", "request_queue_s", "request_prefill_s", "request_decode_s", "request_latency_s") if key in server},

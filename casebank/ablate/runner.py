@@ -139,10 +139,14 @@ def server_counters(llm_url: str) -> dict[str, float]:
     return out
 
 
+def server_root(llm_url: str) -> str:
+    """The server's own root (where vLLM's /metrics and dev endpoints live) from its OpenAI base URL."""
+    return llm_url.rstrip("/").removesuffix("/v1")
+
+
 def _counters(llm_url: str) -> dict[str, float]:
-    base = llm_url.rstrip("/").removesuffix("/v1")
     try:
-        text = httpx.get(f"{base}/metrics", timeout=10).text
+        text = httpx.get(f"{server_root(llm_url)}/metrics", timeout=10).text
     except httpx.HTTPError:
         return {}
     out: dict[str, float] = {}
