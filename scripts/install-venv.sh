@@ -60,4 +60,4 @@ from importlib.metadata import version
 print(f"vllm {vllm.__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
       f"openai {version('openai')}, gguf {version('gguf')}")
 EOF
-log "ok. Next: $VENV/bin/casebank doctor, then $VENV/bin/casebank llm serve (or make serve)"
+log "ok. Next: $VENV/bin/casebank llm serve (or make serve)"
