@@ -182,15 +182,16 @@ def prune(lock_path: Path = LOCK_PATH) -> list[str]:
 
 
 def _print_moved(lock: Lock) -> int:
-    diff = compare(lock, installed())
+    found = installed()
+    diff = compare(lock, found)
     print(f"moved from {lock.path.name}: {len(diff.changed)} package(s) at another version, "
-          f"{len(diff.extra)} new, {len(diff.missing)} no longer installed")
+          f"{len(diff.extra)} new, {len(diff.missing)} locked but not installed here")
     for name, want, got in diff.changed:
         print(f"  {name}: {want} -> {got}")
     for name in diff.extra:
-        print(f"  {name}: new, {installed()[name]}")
-    for name in diff.missing:
-        print(f"  {name}: {lock.pins[name]} -> (not installed)")
+        print(f"  {name}: new, {found[name]}")
+    if diff.missing:  # the extras this venv did not ask for (the canary installs only .[test])
+        print(f"  not installed here: {', '.join(diff.missing)}")
     return 0
 
 
