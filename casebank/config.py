@@ -17,6 +17,11 @@ from pydantic_settings import (
 Strategy = Literal["none", "random", "bm25", "dense", "hybrid", "mmr"]
 
 
+def checkpoint_file(data_dir: Path) -> Path:
+    """Where conversations are checkpointed without Postgres: SQLite under the data dir."""
+    return Path(data_dir) / "checkpoints.sqlite"
+
+
 class TomlAndEnvSettings(BaseSettings):
     """Settings read from CASEBANK_* env vars, which win over `casebank.toml` (or CASEBANK_CONFIG's file)."""
 
@@ -72,3 +77,8 @@ class Settings(TomlAndEnvSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The SQLite checkpoint file, used when `checkpoint_url` is unset."""
+        return checkpoint_file(self.data_dir)

@@ -16,6 +16,7 @@ import seeds
 from casebank.casefile import load_cases, sft_record, write_cases
 from casebank.cli import console, err, progress
 from casebank.demos import ReplayResult, normalise_observation, replay, shows_recovery
+from casebank.doctor import preflight_or_exit
 from casebank.models import Case
 from casebank.tasks import Task, TaskFileError, load_tasks, split_problems
 
@@ -66,6 +67,7 @@ def build(
 ) -> None:
     """Replay every demo spec in the sandbox, check it, and write the seed file only if all pass."""
     tasks = load_or_exit(specs or seeds.SPECS_DIR)
+    preflight_or_exit(err)
     if specs is None and len(tasks) != seeds.SEED_COUNT:
         err.print(f"[red]error:[/red] expected {seeds.SEED_COUNT} bundled demos, found {len(tasks)}")
         raise typer.Exit(1)
@@ -82,6 +84,7 @@ def build(
 def verify(specs: TasksOpt = None, seed_file: Annotated[Path | None, typer.Option("--seed-file")] = None, jobs: JobsOpt = 2) -> None:
     """Replay again: every demo must pass its checker and reproduce the bundled trajectory."""
     tasks = load_or_exit(specs or seeds.SPECS_DIR)
+    preflight_or_exit(err)
     bundled = {c.task_id: c for c in load_cases(seed_file or seeds.SEEDS_FILE)}
     results = run_all(tasks, replay, "verifying demos", jobs)
     failed = _report_failures(results)
@@ -112,6 +115,7 @@ def replay_one(task_id: str, specs: TasksOpt = None) -> None:
     if task_id not in tasks:
         err.print(f"[red]error:[/red] no task {task_id!r}")
         raise typer.Exit(2)
+    preflight_or_exit(err)
     result = replay(tasks[task_id])
     for m in result.case.messages[1:]:
         console.print(f"[bold]{m.role}[/bold]", end=" ")

@@ -52,6 +52,9 @@ def serve(
     if start_llm and llm_url:
         err.print("[red]error:[/red] give --llm-url or --start-llm, not both")
         raise typer.Exit(2)
+    from casebank.doctor import preflight_or_exit
+
+    preflight_or_exit(err)  # every chat turn runs its tools in the sandbox: refuse to serve a broken one
     overrides = {k: v for k, v in {"host": host, "port": port, "llm_url": llm_url}.items() if v is not None}
     settings = _settings(overrides, insecure_no_auth)
     bank_settings = _bank_settings(settings)

@@ -356,3 +356,60 @@ def test_cli_stopped_with_sigterm_drops_queued_episodes_and_records_the_server_c
         assert len(read_records(tmp_path / "run")) < 4  # the queued episodes did not run
         segments = [json.loads(x) for x in (tmp_path / "run/server.jsonl").read_text().splitlines()]
         assert "finished" in segments[-1] and segments[-1]["episodes_planned"] == 4, segments
+
+
+# ---- a broken world ------------------------------------------------------------------------------------------
+def _suite(tmp_path: Path, tasks: list[dict]) -> list:
+    path = tmp_path / "broken-suite.jsonl"
+    path.write_text("".join(json.dumps({"family": "general", **t}) + "\n" for t in tasks))
+    return load_tasks(path)
+
+
+def test_a_checker_that_cannot_start_stops_the_run_which_resumes_once_fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker's `python` is not there (the preflight did not see it): 8 episodes fail with the same shell
+    error, the run stops saying so, none of them counts as a result, and after the fix the same run resumes."""
+    import casebank.sandbox.check as check
+    import casebank.sandbox.preflight as preflight
+    from casebank.ablate.runner import BrokenEnvironment
+
+    tasks = _suite(tmp_path, [{"id": f"w-{w}", "instruction": f"Write the word {w} into {w}.txt.",
+                               "check": f"assert open('{w}.txt').read().strip() == '{w}'\n"} for w in ("alpha", "beta", "gamma")])
+    grid = AblationGrid(configs=[{"name": "a", "strategy": "none", "k": 0}], repeats=4)  # 12 episodes
+    real = check.checker_command
+    monkeypatch.setattr(preflight, "require_sandbox", lambda: None)
+    monkeypatch.setattr(check, "checker_command", lambda script: real(script).replace("python -", "casebank-missing-python -", 1))
+    with serve(create_app(model="qwen2.5-coder-0.5b-instruct")) as url:
+        run = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run", llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE, concurrency=2)
+        with pytest.raises(BrokenEnvironment) as stopped:
+            run.run()
+        message = str(stopped.value)
+        assert "the environment, not the agent" in message and "casebank-missing-python: command not found" in message
+        records = read_records(tmp_path / "run")
+        assert 8 <= len(records) <= 9  # the 8 and at most the one still in flight: not all 12
+        assert all(r.status == "error" and (r.error or "").startswith("environment:") for r in records), [(r.status, r.detail) for r in records]
+        monkeypatch.undo()  # the fix
+        again = AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / "run", llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE, concurrency=2)
+        done = again.run()
+    assert len(done) == 12
+    final = read_records(tmp_path / "run")
+    assert len(final) == 12 and all(r.status == "success" for r in final)
+
+
+def test_the_same_checker_output_over_several_tasks_stops_the_run_but_one_task_failing_alike_does_not(tmp_path: Path) -> None:
+    from casebank.ablate.runner import BrokenEnvironment
+
+    same = "import shutil\nassert shutil.which('casebank-absent-tool'), 'casebank-absent-tool is not installed'\n"
+    tasks = _suite(tmp_path, [{"id": f"tidy-{i}", "instruction": f"Tidy folder {i}.", "check": same} for i in range(3)])
+    grid = AblationGrid(configs=[{"name": "a", "strategy": "none", "k": 0}], repeats=3)
+    with serve(create_app(model="qwen2.5-coder-0.5b-instruct")) as url:
+        def run(name: str, tasks: list, grid: AblationGrid) -> AblationRun:
+            return AblationRun(grid=grid, tasks=tasks, run_dir=tmp_path / name, llm_url=f"{url}/v1", seed_file=seeds.FIXTURE_FILE, concurrency=1)
+
+        with pytest.raises(BrokenEnvironment, match="same checker output"):
+            run("several", tasks, grid).run()
+        assert {r.status for r in read_records(tmp_path / "several")} == {"error"}
+        # one task failing the same way nine times is the agent's failure, and so is everything with the check off
+        one = run("one", tasks[:1], grid.model_copy(update={"repeats": 9})).run()
+        assert len(one) == 9 and {r.status for r in one} == {"failure"}
+        off = run("off", tasks, grid.model_copy(update={"broken_world_after": 0})).run()
+        assert len(off) == 9 and {r.failure_mode for r in off} == {"submitted_check_failed"}

@@ -47,6 +47,7 @@ def ablate(
     llm_url: Annotated[str, typer.Option("--llm-url", help="OpenAI-compatible base URL; several, comma-separated, share the episodes.")] = "http://127.0.0.1:8001/v1",
     concurrency: Annotated[int, typer.Option("--concurrency", help="Episodes in flight (vLLM batches them).")] = 4,
     max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per episode on infrastructure errors.")] = 3,
+    broken_world_after: Annotated[int | None, typer.Option("--broken-world-after", min=0, help="Stop when the first N episodes all fail the same way (the environment, not the agent; grid default 8; 0: never).")] = None,
     stop_after_errors: Annotated[int, typer.Option("--stop-after-errors", min=0, help="Stop after this many episodes in a row end in infrastructure errors (0: never); rerun to resume.")] = 8,
     request_timeout: Annotated[float, typer.Option("--request-timeout", min=1, help="HTTP timeout of one model call, s (a net against a stuck server).")] = 1800.0,
     out: Annotated[Path | None, typer.Option("--out", help="Run dir (default: DATA_DIR/ablations/<hash of the grid>).")] = None,
@@ -71,7 +72,7 @@ def ablate(
         updates: dict[str, object] = {}
         if levers:
             updates["defaults"] = _merge_levers(grid.defaults, levers)
-        for key, value in {"repeats": repeats, "seed": seed, "baseline": baseline, "tasks": tasks}.items():
+        for key, value in {"repeats": repeats, "seed": seed, "baseline": baseline, "tasks": tasks, "broken_world_after": broken_world_after}.items():
             if value is not None:
                 updates[key] = value
         filters = grid.filters.model_copy(update={key: value for key, value in {"split": split, "family": family, "level": level}.items() if value})
@@ -90,7 +91,7 @@ def ablate(
     task_list = sorted(task_list, key=lambda t: (t.level, t.id))[: limit or None]
     if not task_list:
         raise _fail("no task matches the filters")
-    identity = json.dumps({"grid": grid.model_dump(mode="json"), "tasks": [t.id for t in task_list], "seeds": str(seed_path)}, sort_keys=True)
+    identity = json.dumps({"grid": grid.model_dump(mode="json", exclude={"broken_world_after"}), "tasks": [t.id for t in task_list], "seeds": str(seed_path)}, sort_keys=True)
     run_dir = out or Settings().data_dir / "ablations" / hashlib.sha256(identity.encode()).hexdigest()[:10]
     run = AblationRun(
         grid=grid, tasks=task_list, run_dir=run_dir, llm_url=llm_url, seed_file=seed_path, concurrency=concurrency,
@@ -104,7 +105,9 @@ def ablate(
         console.print(f"{len(run.jobs())} episodes, {len(run.pending())} not yet run")
         return
     from casebank.ablate.runner import harness_fingerprint
+    from casebank.doctor import preflight_or_exit
 
+    preflight_or_exit(err)  # before the LLM is contacted and before anything is recorded
     if (earlier := run.earlier_fingerprints()) and earlier != {harness_fingerprint()}:
         err.print(f"[yellow]warning: the agent's code or prompts changed since this run began ({', '.join(sorted(earlier))} -> "
                   f"{harness_fingerprint()}); finished episodes are kept as they are. Use a new --out to start over.[/yellow]")
@@ -113,7 +116,7 @@ def ablate(
 
 
 def _run_with_progress(run, configs) -> None:  # noqa: ANN001
-    from casebank.ablate.runner import LLMUnavailable, Tally
+    from casebank.ablate.runner import BrokenEnvironment, LLMUnavailable, Tally
 
     tallies = {c.content_hash: Tally() for c in configs}
     names = {c.content_hash: c.name for c in configs}
@@ -141,7 +144,7 @@ def _run_with_progress(run, configs) -> None:  # noqa: ANN001
         previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops a run as Ctrl-C does
         try:
             run.run(on_start=on_start)
-        except LLMUnavailable as e:
+        except (LLMUnavailable, BrokenEnvironment) as e:
             raise _fail(str(e)) from None
         except KeyboardInterrupt:
             err.print(f"stopped: the episodes that were running are recorded in {run.run_dir}; the same command resumes", soft_wrap=True)

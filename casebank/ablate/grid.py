@@ -1,6 +1,7 @@
 """The grid of an ablation: `AblationConfig` (one cell) and `AblationGrid` (a YAML file plus CLI flags).
 
     baseline: none                # the config the paired differences are taken against
+    broken_world_after: 8         # stop if the first 8 episodes all fail the same way (0: never)
     repeats: 1                    # episodes per (config, task); repeat r samples with seed `seed + r`
     seed: 0
     tasks: null                   # a task dir or file; null: the bundled held-out ladder
@@ -117,6 +118,9 @@ class AblationGrid(BaseModel):
     defaults: dict[str, Any] = Field(default_factory=dict)
     configs: list[dict[str, Any]] = Field(default_factory=list)
     axes: dict[str, list[Any]] = Field(default_factory=dict)
+    # Stop when the first this-many finished episodes of an invocation all fail the same way (runner.broken_world);
+    # 0: never. How a run is watched, not what it measures: left out of the run's identity.
+    broken_world_after: int = Field(8, ge=0)
 
     @classmethod
     def load(cls, path: Path) -> AblationGrid:

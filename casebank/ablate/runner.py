@@ -15,6 +15,12 @@
   the traceback in its detail) and the run goes on. After `stop_after_errors` `error` records in a row
   (the server is gone, not one request broken) the run stops starting episodes and raises
   LLMUnavailable: a rerun resumes once the server is back, instead of the queue filling with errors.
+- A broken world: before anything, the sandbox preflight (casebank.sandbox.preflight) runs one checker-style
+  `python` and raises SandboxBroken if it cannot start. After that, if the first `broken_world_after` (a grid
+  option, 8 by default; 0: off) finished episodes of an invocation all fail the same way (the same
+  checker shell error such as `python: command not found`, or the same checker output over at least two
+  tasks), the run stops with BrokenEnvironment: those episodes (and any later one failing the same way) are
+  re-recorded as `error`, so they count as no result and the same command reruns them once the cause is fixed.
 - Several servers (`llm_url` comma-separated): each episode leases the least busy live one
   (`casebank.llm.endpoints.EndpointPool`); one that refuses connections is left out for a while and the
   retry goes to another, so one server down does not stop the run.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -71,6 +78,42 @@ def _unreachable(error: BaseException) -> bool:
 
 class LLMUnavailable(RuntimeError):
     """The server cannot be reached before the run starts."""
+
+
+class BrokenEnvironment(RuntimeError):
+    """The first episodes of a run all failed the same way: the environment, not the agent."""
+
+
+# The checker is `python - <<heredoc` (casebank.sandbox.check): when its whole output is one shell error line,
+# python itself did not start (`/bin/bash: line 1: python: command not found`, exit 127).
+_SHELL_ERROR = re.compile(r"(?:/usr)?(?:/bin/)?(?:ba|da)?sh: (?:line \d+: )?\S.*")
+SHELL_PREFIX = "the checker's shell said "
+
+
+def failure_signature(record: EpisodeRecord) -> str | None:
+    """What a failed episode's failure would share with others if the environment caused it: the checker's
+    shell error, or (submitted, checked, failed) the checker's output. None for anything else."""
+    if record.status != "failure":
+        return None
+    detail = record.detail.strip()
+    if _SHELL_ERROR.fullmatch(detail):
+        return SHELL_PREFIX + detail
+    if record.failure_mode == "submitted_check_failed" and detail:
+        return detail
+    return None
+
+
+def broken_world(records: Sequence[EpisodeRecord]) -> str | None:
+    """The shared signature when these episodes all failed the same way, else None. The same checker output
+    needs two tasks or more (one task failing alike under every config is the agent); a shell error does not."""
+    signatures = {failure_signature(r) for r in records}
+    if len(signatures) != 1 or None in signatures:
+        return None
+    signature = signatures.pop()
+    assert signature is not None
+    if not signature.startswith(SHELL_PREFIX) and len({r.task_id for r in records}) < 2:
+        return None
+    return signature
 
 
 def served_models(llm_url: str, api_key: str = "EMPTY", timeout: float = 10.0) -> dict[str, int | None]:
@@ -225,6 +268,8 @@ class AblationRun:
         self._steps: dict[tuple[str, str, int], tuple[list[StepRecord], str | None]] = {}
         self._errors_in_a_row = 0
         self._broken: str | None = None  # why the run stopped starting episodes (the circuit breaker)
+        self._first: list[EpisodeRecord] = []  # the invocation's first finished episodes, for the broken-world check
+        self._world: str | None = None  # their shared failure, once they showed one
         # Several servers (comma-separated --llm-url): each episode leases the least busy live one.
         self.pool = EndpointPool(self.llm_url)
 
@@ -282,6 +327,9 @@ class AblationRun:
                 self._max_model_len[name] = min(self._max_model_len.get(name, 1 << 30), int(n or 8192))
 
     def run(self, on_start: Callable[[list[Job]], None] | None = None) -> list[EpisodeRecord]:
+        from casebank.sandbox.preflight import require_sandbox
+
+        require_sandbox()  # SandboxBroken before anything is written: a checker that cannot start fails every episode
         self.prepare()
         todo = self.pending()
         before, started = server_counters(self.llm_url), time.time()
@@ -304,7 +352,7 @@ class AblationRun:
     def _run(self, todo: list[Job], on_start: Callable[[list[Job]], None] | None) -> list[EpisodeRecord]:
         if on_start is not None:
             on_start(todo)
-        self._errors_in_a_row, self._broken = 0, None
+        self._errors_in_a_row, self._broken, self._first, self._world = 0, None, [], None
         # Online configs are lanes: their episodes run in order, one at a time; the rest run freely.
         lanes: dict[str, list[Job]] = {}
         free: list[Job] = []
@@ -320,6 +368,8 @@ class AblationRun:
             futures += [pool.submit(self._lane, [job]) for job in free]
             for future in as_completed(futures):
                 records += future.result()
+            if self._world is not None:
+                raise BrokenEnvironment(self._world_message())
             if self._broken is not None:
                 raise LLMUnavailable(self._broken)
         except BaseException:
@@ -333,17 +383,43 @@ class AblationRun:
     def _lane(self, jobs: list[Job]) -> list[EpisodeRecord]:
         out = []
         for job in jobs:
-            if self._broken is not None:
+            if self._broken is not None or self._world is not None:
                 break  # not recorded: a rerun does it
             record = self.run_episode(job)
             with self._write_lock:
+                self._count_error(record)
+                if self._world is not None and failure_signature(record) == self._world:
+                    record = self._as_environment_error(record)  # broken the same way: no result either
                 append_record(self.run_dir, record)
                 self._write_steps(job, record)
-                self._count_error(record)
+                self._watch_world(record)
             if self.on_record is not None:
                 self.on_record(record)
             out.append(record)
         return out
+
+    def _watch_world(self, record: EpisodeRecord) -> None:
+        """The broken-world check: once the first `broken_world_after` episodes are in, if they all failed the
+        same way, re-record them as errors (later lines win) and stop starting episodes."""
+        n = self.grid.broken_world_after
+        if not n or len(self._first) >= n:
+            return
+        self._first.append(record)
+        if len(self._first) == n and (signature := broken_world(self._first)) is not None:
+            self._world = signature
+            for earlier in self._first:
+                append_record(self.run_dir, self._as_environment_error(earlier))
+
+    def _as_environment_error(self, record: EpisodeRecord) -> EpisodeRecord:
+        return record.model_copy(update={"status": "error", "failure_mode": "error", "error": f"environment: {(self._world or '')[:480]}"})
+
+    def _world_message(self) -> str:
+        n, signature = self.grid.broken_world_after, self._world or ""
+        what = "checker shell error" if signature.startswith(SHELL_PREFIX) else "checker output"
+        return (f"the first {n} episodes all failed with the same {what}:\n  {signature.removeprefix(SHELL_PREFIX)[:400]}\n"
+                "That is the environment, not the agent: those episodes are recorded as errors (no result), and the same "
+                "command reruns them once the cause is fixed. `casebank doctor` checks the usual causes. If these tasks "
+                "really all fail this way, set broken_world_after: 0 in the grid (or --broken-world-after 0).")
 
     def _count_error(self, record: EpisodeRecord) -> None:
         """The circuit breaker: `stop_after_errors` error records in a row stop new episodes."""

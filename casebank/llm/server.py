@@ -140,6 +140,28 @@ def available_cpus() -> list[int]:
         return list(range(os.cpu_count() or 1))
 
 
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+"""The CPU flags that make bf16 matmuls fast on CPU (reported by `casebank doctor`)."""
+
+
+def cpu_flags(cpuinfo: Path | str = "/proc/cpuinfo") -> set[str]:
+    """The first CPU's feature flags ({} where /proc/cpuinfo has none, e.g. not Linux)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def default_dtype(dev: Literal["cpu", "gpu"]) -> str:
+    """The dtype the serve preset passes when none is given: float32 on CPU, vLLM's choice on GPU."""
+    return "float32" if dev == "cpu" else "auto"
+
+
 def build_command(cfg: ServerConfig, device: Device = "auto") -> list[str]:
     """The argv that starts vLLM's OpenAI server for ``cfg``."""
     dev = _resolve_device(device)
@@ -152,8 +174,7 @@ def build_command(cfg: ServerConfig, device: Device = "auto") -> list[str]:
         "--max-model-len", str(cfg.max_model_len),
         "--generation-config", "auto",
     ]  # fmt: skip
-    dtype = cfg.dtype or ("float32" if dev == "cpu" else "auto")
-    cmd += ["--dtype", dtype]
+    cmd += ["--dtype", cfg.dtype or default_dtype(dev)]
     eager = cfg.enforce_eager if cfg.enforce_eager is not None else dev == "cpu"
     if eager:
         cmd.append("--enforce-eager")

@@ -19,11 +19,18 @@ class CheckResult:
     output: str
 
 
+def checker_command(script: str) -> str:
+    """The shell command that runs a checker script: `python` from the sandbox's PATH, the script on stdin.
+    The sandbox preflight (casebank.sandbox.preflight) runs its probe through this same function."""
+    if _DELIMITER in script:
+        raise ValueError(f"a checker may not contain {_DELIMITER}")
+    return f"python - <<'{_DELIMITER}'\n{script.rstrip()}\n{_DELIMITER}\n"
+
+
 def run_check(task: Task, workspace: Workspace, answer: str | None = None) -> CheckResult:
     """The checker sees the submitted answer as the global `ANSWER` ("" when nothing was submitted)."""
     if _DELIMITER in task.check:
         raise ValueError(f"task {task.id}: the checker may not contain {_DELIMITER}")
-    script = f"ANSWER = {json.dumps(answer or '')}\n{task.check.rstrip()}"
-    command = f"python - <<'{_DELIMITER}'\n{script}\n{_DELIMITER}\n"
+    command = checker_command(f"ANSWER = {json.dumps(answer or '')}\n{task.check.rstrip()}")
     result = workspace.run(command, timeout_s=min(task.timeout_s, 300))
     return CheckResult(passed=result.exit_code == 0 and not result.timed_out, output=result.output)
