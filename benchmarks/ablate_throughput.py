@@ -24,9 +24,9 @@ from pathlib import Path
 import httpx
 
 import seeds
-from casebank.ablate.grid import AblationGrid
-from casebank.ablate.records import read_records
-from casebank.ablate.runner import SERVER_FILE, AblationRun, server_root
+from lab.ablate.grid import AblationGrid
+from lab.ablate.records import read_records
+from lab.ablate.runner import SERVER_FILE, AblationRun, server_root
 from casebank.tasks import load_tasks
 
 

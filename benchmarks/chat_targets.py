@@ -27,7 +27,7 @@ import httpx
 import seeds
 from casebank.bank import CaseBank
 from agent.harness import Harness
-from casebank.ablate.cli import _scalar
+from lab.ablate.cli import _scalar
 from casebank.casefile import load_cases
 from casebank.config import Settings
 from serving.app import create_app

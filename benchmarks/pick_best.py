@@ -18,8 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from casebank.ablate.grid import AblationConfig
-from casebank.ablate.records import EpisodeRecord, read_configs, read_records
+from lab.ablate.grid import AblationConfig
+from lab.ablate.records import EpisodeRecord, read_configs, read_records
 
 
 def dev_successes(records: list[EpisodeRecord], names: list[str], split: str = "dev") -> dict[str, tuple[int, int]]:

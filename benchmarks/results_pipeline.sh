@@ -9,7 +9,7 @@
 #
 # One agent for every table that compares with the ladder: the ladder began on the agent code of commit
 # 3945c3e (harness fingerprint ef22b9af2c08), so the ladder, the four-way table and the data-efficiency
-# grid run from a worktree of that commit, with two later fixes to casebank/ablate applied (d60a985: SIGTERM
+# grid run from a worktree of that commit, with two later fixes to lab/ablate applied (d60a985: SIGTERM
 # stops a run; 617dcfa: --request-timeout). The levers grid compares configs within itself, so it runs on
 # this checkout's agent (its default: dense k=4, the ladder's pick). Serving (vLLM) and fine-tuning come
 # from this checkout. Heavy jobs run one at a time: vLLM is stopped while adapters train.
@@ -30,12 +30,12 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
 stopped() { [[ -e $STOP ]]; }
 
-worktree() {  # DIR COMMIT PATCH_COMMIT...: a worktree of COMMIT with the PATCH_COMMITs' casebank/ablate changes
+worktree() {  # DIR COMMIT PATCH_COMMIT...: a worktree of COMMIT with the PATCH_COMMITs' lab/ablate changes
     local dir=$1 commit=$2
     shift 2
     [[ -d $dir ]] && return 0
     git -C "$ROOT" worktree add -f "$dir" "$commit" >/dev/null || return 1
-    for patch in "$@"; do git -C "$ROOT" show "$patch" -- casebank/ablate | git -C "$dir" apply || return 1; done
+    for patch in "$@"; do git -C "$ROOT" show "$patch" -- lab/ablate | git -C "$dir" apply || return 1; done
 }
 
 serve() {  # LORA_ARGS...: (re)start vLLM with these adapters; waits until it answers

@@ -24,10 +24,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from agent.harness import Harness
-from casebank.ablate.grid import ADDED_LATER, AblationConfig, AblationGrid
-from casebank.ablate.records import append_record, read_records
-from casebank.ablate.runner import SERVER_FILE, step_file
-from casebank.ablate.runner import run_fingerprints as fingerprints
+from lab.ablate.grid import ADDED_LATER, AblationConfig, AblationGrid
+from lab.ablate.records import append_record, read_records
+from lab.ablate.runner import SERVER_FILE, step_file
+from lab.ablate.runner import run_fingerprints as fingerprints
 
 
 def as_recorded_before(config: AblationConfig) -> AblationConfig:

@@ -1,4 +1,7 @@
-"""The `casebank` command line."""
+"""The case bank's own commands: `seed`, `import`, `export`, `search`, `stats` and `doctor`.
+
+The `casebank` command's root (cli/) mounts them beside the other layers' groups; the shared console helpers
+are casebank.console."""
 
 from __future__ import annotations
 
@@ -8,25 +11,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from casebank.casefile import CaseFileError, load_cases, sft_record, write_cases
 from casebank.config import Settings, Strategy
+from casebank.console import console, err, progress
 from casebank.models import Outcome, TextError, check_text
 
-app = typer.Typer(help="casebank: curated demonstrations as a retrievable case bank.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+bank_app = typer.Typer()
 
 FormatOpt = Annotated[Literal["casebank", "limi"], typer.Option("--format", help="File format.")]
-
-
-def progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-    )
 
 
 def open_bank(settings: Settings | None = None):  # noqa: ANN201 - keeps chroma import out of --help
@@ -74,7 +68,7 @@ def _import(path: Path, fmt: str, *, curated: bool, reset: bool) -> None:
     )
 
 
-@app.command()
+@bank_app.command()
 def seed(
     from_: Annotated[Path | None, typer.Option("--from", help="Case file; default: the bundled seeds.")] = None,
     fmt: FormatOpt = "casebank",
@@ -92,7 +86,7 @@ def seed(
     _import(path, fmt, curated=fmt == "limi", reset=reset)
 
 
-@app.command("import")
+@bank_app.command("import")
 def import_(
     path: Path,
     fmt: FormatOpt = "casebank",
@@ -102,7 +96,7 @@ def import_(
     _import(path, fmt, curated=curated, reset=False)
 
 
-@app.command()
+@bank_app.command()
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL file.")],
     fmt: Annotated[
@@ -121,7 +115,7 @@ def export(
     console.print(f"wrote {n} cases to {out} ({fmt})")
 
 
-@app.command()
+@bank_app.command()
 def search(
     query: str,
     k: Annotated[int, typer.Option("-k", help="How many cases.")] = 4,
@@ -151,13 +145,13 @@ def search(
     console.print(table)
 
 
-@app.command()
+@bank_app.command()
 def stats() -> None:
     """Counts by family and source, token sizes, usage."""
     console.print_json(open_bank().stats().model_dump_json())
 
 
-@app.command()
+@bank_app.command()
 def doctor(
     llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible base URL(s) to check, comma-separated.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="The served model name expected there.")] = None,
@@ -184,25 +178,3 @@ def doctor(
     if failed:
         raise typer.Exit(1)
 
-
-def _register_subcommands() -> None:
-    from casebank.seeds_cli import seeds_app, tasks_app
-
-    app.add_typer(seeds_app, name="seeds", help="Build and verify the bundled demonstrations.")
-    app.add_typer(tasks_app, name="tasks", help="Inspect task suites.")
-    from agent.cli import run_app
-    from casebank.ablate.cli import ablate_app
-    from casebank.ablate.report_cli import report_app
-    from casebank.finetune.cli import finetune_app
-    from casebank.llm.cli import app as llm_app
-    from serving.cli import serve_app
-
-    app.add_typer(run_app)
-    app.add_typer(ablate_app)
-    app.add_typer(report_app)
-    app.add_typer(finetune_app)
-    app.add_typer(serve_app)
-    app.add_typer(llm_app, name="llm", help="Serve the LLM with vLLM.")
-
-
-_register_subcommands()

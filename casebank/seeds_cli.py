@@ -14,7 +14,7 @@ from rich.table import Table
 
 import seeds
 from casebank.casefile import load_cases, sft_record, write_cases
-from casebank.cli import console, err, progress
+from casebank.console import console, err, progress
 from casebank.demos import ReplayResult, normalise_observation, replay, shows_recovery
 from casebank.doctor import preflight_or_exit
 from casebank.models import Case

@@ -151,7 +151,7 @@ def _loras(lora: list[str] | None, bank_settings: Any) -> dict[str, Path]:
     offers the casebank-ft profiles whenever an adapter exists."""
     if lora:
         return parse_loras(lora)
-    from casebank.finetune.manifest import ADAPTER_NAME, find_adapter
+    from casebank.llm.adapters import ADAPTER_NAME, find_adapter
 
     folder, note = find_adapter(bank_settings.data_dir)
     console.print(f"[dim]{escape(note)}[/dim]")

@@ -39,7 +39,7 @@ class Profile(BaseModel):
 def ft_profiles() -> dict[str, Profile]:
     """The fine-tuned road: the LoRA adapter `casebank finetune` trains, which vLLM serves under the name
     casebank-ft (`casebank llm serve --lora casebank-ft=DIR`; `casebank serve --start-llm` adds it itself)."""
-    from casebank.finetune.manifest import ADAPTER_NAME
+    from casebank.llm.adapters import ADAPTER_NAME
 
     return {
         "casebank-ft": Profile(model=ADAPTER_NAME, strategy="none", k=0,
@@ -58,7 +58,7 @@ def _data_dir() -> Path:
 
 def adapter_note(data_dir: Path | None = None) -> tuple[bool, str]:
     """Whether a fine-tuned adapter exists (DATA_DIR/adapters/casebank-ft or the bundled one) and where, or why not."""
-    from casebank.finetune.manifest import find_adapter
+    from casebank.llm.adapters import find_adapter
 
     folder, note = find_adapter(data_dir or _data_dir())
     return folder is not None, note

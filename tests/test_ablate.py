@@ -16,10 +16,10 @@ import httpx
 import pytest
 import yaml
 
-from casebank.ablate.grid import AblationConfig, AblationGrid
-from casebank.ablate.records import read_records
-from casebank.ablate.runner import AblationRun, LLMUnavailable, failure_mode
-from casebank.ablate.scripted_llm import create_app
+from lab.ablate.grid import AblationConfig, AblationGrid
+from lab.ablate.records import read_records
+from lab.ablate.runner import AblationRun, LLMUnavailable, failure_mode
+from casebank.llm.scripted import create_app
 from casebank.tasks import TaskFileError, load_tasks
 from serving.testing import serve
 
@@ -69,7 +69,7 @@ def test_a_lever_added_later_keeps_the_hashes_of_recorded_runs() -> None:
     episodes while it behaves as before it existed (the hash is the one computed before the lever existed)."""
     import hashlib
 
-    from casebank.ablate.grid import ADDED_LATER
+    from lab.ablate.grid import ADDED_LATER
 
     config = AblationConfig(name="x", strategy="hybrid", k=4, harness=ADDED_LATER)
     data = config.model_dump(mode="json", exclude={"name"})
@@ -146,8 +146,8 @@ def test_an_agent_that_raises_fails_its_episode_and_the_grid_goes_on(tmp_path: P
     # A harness defect (an exception that is not the server's) must not end a grid of hours: that episode is a
     # failure (`agent_crash`, traceback kept, not retried), the other episodes run, and the report counts it.
     from agent.runner import Agent
-    from casebank.ablate.metrics import failure_modes
-    from casebank.ablate.runner import step_file
+    from lab.ablate.metrics import failure_modes
+    from lab.ablate.runner import step_file
 
     real = Agent.run_task
     calls: list[str] = []
@@ -289,7 +289,7 @@ def test_a_seed_subset_banks_the_cases_finetune_trains_on(tmp_path: Path) -> Non
     `seed_subset: N` and `casebank finetune --subset N` (same seed) must pick the same cases, and smaller
     subsets must sit inside larger ones."""
     from casebank.casefile import load_cases
-    from casebank.finetune.data import load_records
+    from lab.finetune.data import load_records
 
     grid = AblationGrid(seed=0, configs=[{"name": "s10", "strategy": "dense", "k": 1, "seed_subset": 10},
                                          {"name": "s20", "strategy": "dense", "k": 1, "seed_subset": 20}])
@@ -370,7 +370,7 @@ def test_a_checker_that_cannot_start_stops_the_run_which_resumes_once_fixed(tmp_
     error, the run stops saying so, none of them counts as a result, and after the fix the same run resumes."""
     import casebank.sandbox.check as check
     import casebank.sandbox.preflight as preflight
-    from casebank.ablate.runner import BrokenEnvironment
+    from lab.ablate.runner import BrokenEnvironment
 
     tasks = _suite(tmp_path, [{"id": f"w-{w}", "instruction": f"Write the word {w} into {w}.txt.",
                                "check": f"assert open('{w}.txt').read().strip() == '{w}'\n"} for w in ("alpha", "beta", "gamma")])
@@ -396,7 +396,7 @@ def test_a_checker_that_cannot_start_stops_the_run_which_resumes_once_fixed(tmp_
 
 
 def test_the_same_checker_output_over_several_tasks_stops_the_run_but_one_task_failing_alike_does_not(tmp_path: Path) -> None:
-    from casebank.ablate.runner import BrokenEnvironment
+    from lab.ablate.runner import BrokenEnvironment
 
     same = "import shutil\nassert shutil.which('casebank-absent-tool'), 'casebank-absent-tool is not installed'\n"
     tasks = _suite(tmp_path, [{"id": f"tidy-{i}", "instruction": f"Tidy folder {i}.", "check": same} for i in range(3)])

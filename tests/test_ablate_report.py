@@ -15,13 +15,13 @@ import pytest
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
-from casebank.ablate.grid import AblationConfig
-from casebank.ablate.metrics import ConfigMetrics, compute
-from casebank.ablate.records import (
+from lab.ablate.grid import AblationConfig
+from lab.ablate.metrics import ConfigMetrics, compute
+from lab.ablate.records import (
     CONFIGS_FILE, EPISODES_FILE, FAILURE_MODES, RUN_FILE, EpisodeRecord, append_record, read_configs, read_records, read_run,
 )  # fmt: skip
-from casebank.ablate.report import build_report
-from casebank.ablate.report_cli import report_app
+from lab.ablate.report import build_report
+from lab.ablate.report_cli import report_app
 
 REPEATS = 3
 B = 10_000  # the report's resamples and seed, redone here by hand
@@ -296,8 +296,8 @@ def test_plots_are_valid_pngs(built: tuple[Path, Path, dict]) -> None:
 
 
 def test_success_vs_k_lines_per_strategy(built: tuple[Path, Path, dict]) -> None:
-    from casebank.ablate.metrics import RunMetrics
-    from casebank.ablate.report import k_series
+    from lab.ablate.metrics import RunMetrics
+    from lab.ablate.report import k_series
 
     _, _, summary = built
     series = k_series(RunMetrics.model_validate(summary))
@@ -328,7 +328,7 @@ def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
 def test_data_efficiency_lines_per_road(tmp_path: Path) -> None:
     """LIMI's curve: success against the demonstrations each config draws on, one line per road; a config
     without a subset counts every seed of the run's bank; the base model without cases is both roads' 0."""
-    from casebank.ablate.report import demonstration_series
+    from lab.ablate.report import demonstration_series
 
     run_dir = tmp_path / "run"
     configs = {
@@ -350,7 +350,7 @@ def test_data_efficiency_lines_per_road(tmp_path: Path) -> None:
     report = build_report(run_dir, n_resamples=200)
     assert "data_efficiency" in report.plots and imread(report.plots["data_efficiency"]).shape[0] >= 300
     summary = json.loads(report.summary.read_text())
-    from casebank.ablate.metrics import RunMetrics
+    from lab.ablate.metrics import RunMetrics
 
     series = demonstration_series(RunMetrics.model_validate(summary), all_seeds=78)
     assert {road: [(n, m.config, m.successes) for n, m in pts] for road, pts in series.items()} == {
@@ -359,7 +359,7 @@ def test_data_efficiency_lines_per_road(tmp_path: Path) -> None:
     }  # base-none (no cases, not fine-tuned) is 0 demonstrations on both roads, not 78
     assert demonstration_series(RunMetrics.model_validate(summary), all_seeds=None)["qwen2.5-coder-0.5b-instruct, hybrid k=4"][-1][0] == 40
     # a run whose full-bank configs were copied in has no base bank: the seed count comes from run.json
-    from casebank.ablate.report import _seed_count
+    from lab.ablate.report import _seed_count
 
     shutil.rmtree(run_dir / "banks" / "base")
     assert _seed_count(run_dir) is None

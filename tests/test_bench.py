@@ -18,7 +18,7 @@ from conftest import REPO
 
 from benchmarks.bench.report import at
 from benchmarks.bench.synth import CaseStream, VectorCache
-from casebank.ablate.records import EpisodeRecord
+from lab.ablate.records import EpisodeRecord
 
 pytestmark = pytest.mark.timeout(900)
 

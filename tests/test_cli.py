@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from casebank.casefile import load_cases
-from casebank.cli import app
+from cli import app
 from seeds import FIXTURE_FILE
 
 runner = CliRunner()

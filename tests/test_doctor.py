@@ -21,7 +21,7 @@ from casebank.sandbox.isolation import _bwrap_probe
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the basic mode drops to a throw-away uid only as root")
 
-CLI = "import sys; from casebank.cli import app; sys.argv[0] = 'casebank'; app()"
+CLI = "import sys; from cli import app; sys.argv[0] = 'casebank'; app()"
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from agent.runner import Agent
 from casebank.bank import CaseBank
 from casebank.casefile import load_cases
 from casebank.config import Settings
-from casebank.finetune.manifest import ADAPTER_NAME
+from casebank.llm.adapters import ADAPTER_NAME
 from casebank.llm.model_files import DEFAULT_MODEL_NAME, ensure_default_model
 from casebank.llm.server import wait_ready
 from casebank.sandbox.tools import TOOL_NAMES
@@ -44,8 +44,8 @@ def tiny_adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A freshly trained adapter: two real LoRA steps (rank 4, 2 seeds cut to 512 tokens) on the bundled model."""
     from rich.console import Console
 
-    from casebank.finetune.config import load_config
-    from casebank.finetune.train import finetune
+    from lab.finetune.config import load_config
+    from lab.finetune.train import finetune
 
     data_dir = Path(os.environ.get("CASEBANK_DATA_DIR", REPO / ".casebank"))
     out = tmp_path_factory.mktemp("adapters") / ADAPTER_NAME
@@ -64,7 +64,7 @@ def vllm_url(tmp_path_factory: pytest.TempPathFactory, tiny_adapter: Path) -> It
     model_dir = ensure_default_model(data_dir)
     port = free_port()
     log_path = tmp_path_factory.mktemp("vllm") / "vllm.log"
-    argv = [sys.executable, "-c", "from casebank.cli import app; app()", "llm", "serve", "--model", str(model_dir),
+    argv = [sys.executable, "-c", "from cli import app; app()", "llm", "serve", "--model", str(model_dir),
             "--name", DEFAULT_MODEL_NAME, "--port", str(port), "--max-model-len", "8192", "--data-dir", str(data_dir),
             "--log", str(log_path), "--lora", f"{ADAPTER_NAME}={tiny_adapter}"]
     proc = subprocess.Popen(argv, env={**os.environ, "HF_HUB_OFFLINE": "1"}, start_new_session=True)
@@ -120,7 +120,7 @@ def test_a_chat_through_the_fine_tuned_profile(vllm_url: str, tiny_adapter: Path
     """The API's casebank-ft profile reaches the adapter vLLM serves: a real turn (agent, sandbox, bank), kept short."""
     import openai
 
-    from casebank.finetune.manifest import verify_adapter
+    from casebank.llm.adapters import verify_adapter
     from serving.app import create_app
     from serving.config import ServerSettings, default_profiles, ft_profiles
     from serving.testing import serve

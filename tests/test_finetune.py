@@ -31,12 +31,12 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import seeds
-from casebank.cli import app as cli_app
+from cli import app as cli_app
 from casebank.config import Settings
-from casebank.finetune import manifest as manifest_mod
-from casebank.finetune.config import ConfigError, load_config
-from casebank.finetune.data import MaskTokens, encode, load_records
-from casebank.finetune.manifest import (
+from casebank.llm import adapters as manifest_mod
+from lab.finetune.config import ConfigError, load_config
+from lab.finetune.data import MaskTokens, encode, load_records
+from casebank.llm.adapters import (
     ADAPTER_NAME,
     MANIFEST_FILE,
     AdapterError,
@@ -45,7 +45,7 @@ from casebank.finetune.manifest import (
     verify_adapter,
     vllm_max_lora_rank,
 )
-from casebank.finetune.train import (
+from lab.finetune.train import (
     FinetuneError,
     finetune,
     last_complete_checkpoint,
@@ -230,7 +230,7 @@ def test_manifest_round_trip_and_a_tampered_adapter_is_refused(tiny_run: tuple[P
 
 def _finetune_argv(out: Path, model_dir: Path) -> list[str]:
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items() if k not in ("max_steps", "warmup_ratio")]
-    return [sys.executable, "-c", "from casebank.cli import app; app()", "finetune", "--preset", "cpu", "--out", str(out),
+    return [sys.executable, "-c", "from cli import app; app()", "finetune", "--preset", "cpu", "--out", str(out),
             "--base-model", str(model_dir), "--max-steps", "3", *flags]
 
 

@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from casebank.ablate.scripted_llm import create_app as scripted_llm
+from casebank.llm.scripted import create_app as scripted_llm
 from casebank.bank import CaseBank
 from casebank.config import Settings
 from casebank.llm.endpoints import EndpointPool, parse_urls
@@ -167,14 +167,14 @@ def test_vllm_parallel_flags_pass_through_on_gpu_and_are_refused_on_cpu(tmp_path
     assert "--tensor-parallel-size" not in build_command(ServerConfig(model="m"), "gpu")
     with pytest.raises(ServerError, match="need a GPU"):
         build_command(cfg, "cpu")
-    from casebank.cli import app
+    from cli import app
 
     result = CliRunner().invoke(app, ["llm", "serve", "--model", str(tmp_path), "--device", "cpu", "-tp", "2"])
     assert result.exit_code == 2 and "need a GPU" in result.output, result.output
 
 
 def test_casebank_run_uses_a_live_endpoint_of_several(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from casebank.cli import app
+    from cli import app
 
     monkeypatch.setenv("CASEBANK_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CASEBANK_CONFIG", str(tmp_path / "no-such.toml"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.pick_best import dev_successes, main, pick
-from casebank.ablate.grid import AblationConfig, AblationGrid
-from casebank.ablate.records import EpisodeRecord, append_record, read_records
+from lab.ablate.grid import AblationConfig, AblationGrid
+from lab.ablate.records import EpisodeRecord, append_record, read_records
 
 HYBRID = AblationConfig(name="hybrid-k4", strategy="hybrid", k=4)
 BM25 = AblationConfig(name="bm25-k4", strategy="bm25", k=4)

@@ -94,7 +94,7 @@ def api(data_dir: Path, llm_port: int, log: Path, chroma_url: str | None = None)
 
 @contextmanager
 def scripted_llm(port: int, log: Path, delay_s: float = 0.0) -> Iterator[subprocess.Popen[bytes]]:
-    argv = [sys.executable, "-m", "casebank.ablate.scripted_llm", "--port", str(port), "--model", DEFAULT_MODEL,
+    argv = [sys.executable, "-m", "casebank.llm.scripted", "--port", str(port), "--model", DEFAULT_MODEL,
             "--delay", str(delay_s)]
     with process(argv, log) as proc:
         wait_until_up(f"http://127.0.0.1:{port}/v1/models", proc, log)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.reuse_episodes import reuse
-from casebank.ablate.grid import AblationConfig, AblationGrid
-from casebank.ablate.records import EpisodeRecord, append_record, read_records
+from lab.ablate.grid import AblationConfig, AblationGrid
+from lab.ablate.records import EpisodeRecord, append_record, read_records
 
 ROOT = Path(__file__).resolve().parents[1]
 NONE = AblationConfig(name="none", strategy="none", k=0)

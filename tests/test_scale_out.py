@@ -365,7 +365,7 @@ def test_a_replica_refuses_local_workspaces_when_conversations_are_in_postgres(t
     """`casebank serve` itself (in this process: a real replica's start-up is the cluster fixture's)."""
     from typer.testing import CliRunner
 
-    from casebank.cli import app
+    from cli import app
 
     for name in [n for n in os.environ if n.startswith("CASEBANK_")]:
         monkeypatch.delenv(name)

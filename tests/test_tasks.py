@@ -11,7 +11,7 @@ import pytest
 
 from typer.testing import CliRunner
 
-from casebank.cli import app
+from cli import app
 from casebank.demos import replay
 from casebank.sandbox.check import run_check
 from casebank.sandbox.tools import Workspace

@@ -71,7 +71,7 @@ def real_step_time(episodes: Path | None) -> dict[str, Any] | None:
     """Seconds per model call of a real-model run, and its retrieval ms per step, from its records."""
     if episodes is None or not episodes.is_file():
         return None
-    from casebank.ablate.records import EpisodeRecord
+    from lab.ablate.records import EpisodeRecord
 
     records = [
         EpisodeRecord.model_validate_json(line)
@@ -100,7 +100,7 @@ def measure(
     from agent.env import SandboxEnvironment
     from agent.runner import Agent
     from benchmarks.bench.synth import seed_cases
-    from casebank.ablate.runner import _memory_saver
+    from lab.ablate.runner import _memory_saver
     from casebank.bank import CaseBank
     from casebank.config import Settings
     from casebank.tasks import load_tasks

@@ -1,5 +1,5 @@
 """The API's chat throughput with 1 and 2 replicas, as docs/scale.md deploys them: one Postgres, one Chroma
-server, a shared workspace root, and the scripted LLM (`casebank.ablate.scripted_llm`, which answers at once),
+server, a shared workspace root, and the scripted LLM (`casebank.llm.scripted`, which answers at once),
 so what is measured is the API: retrieval, the sandboxed tools, checkpoints, usage counters, write-back.
 Each chat is "Write the word W into F": three model calls and two sandboxed tool runs. The client spreads
 chats over the replicas in turn, as a load balancer would."""

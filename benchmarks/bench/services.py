@@ -1,6 +1,6 @@
 """The processes server mode needs, on free loopback ports: a Chroma server (`chroma run`), Postgres in a
 temp dir (initdb + pg_ctl, as tests/test_scale_out.py starts it), the scripted OpenAI-compatible LLM
-(`casebank.ablate.scripted_llm`) and `casebank serve` replicas. Each is a context manager that stops what
+(`casebank.llm.scripted`) and `casebank serve` replicas. Each is a context manager that stops what
 it started."""
 
 from __future__ import annotations
@@ -177,10 +177,10 @@ def postgres() -> Iterator[str]:
 
 @contextmanager
 def scripted_llm(root: Path) -> Iterator[str]:
-    """`python -m casebank.ablate.scripted_llm`: answers at once, so the API is what gets measured."""
+    """`python -m casebank.llm.scripted`: answers at once, so the API is what gets measured."""
     port, log = free_port(), root / "scripted-llm.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "casebank.ablate.scripted_llm", "--port", str(port)],
+        [sys.executable, "-m", "casebank.llm.scripted", "--port", str(port)],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )

@@ -6,6 +6,9 @@
   wait until ``/v1/models`` answers, stop it.
 - :mod:`casebank.llm.cli`: ``casebank llm prepare`` and ``casebank llm serve``.
 - :mod:`casebank.llm.endpoints`: several LLM servers behind one ``--llm-url`` (``EndpointPool``).
+- :mod:`casebank.llm.adapters`: a trained LoRA adapter's manifest, its sha256 check, and where the one to
+  serve is found; :mod:`casebank.llm.recipe`: the ``FinetuneConfig`` a manifest records (lab.finetune trains).
+- :mod:`casebank.llm.scripted`: a scripted OpenAI-compatible server, for tests of the machinery.
 
 Importing this package is cheap: torch, transformers and vLLM are imported only when
 converting or serving.

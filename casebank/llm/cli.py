@@ -89,11 +89,11 @@ def parse_loras(items: list[str]) -> dict[str, Path]:
 
 
 def check_loras(loras: dict[str, Path], max_lora_rank: int | None = None) -> int | None:
-    """Verify each adapter against its manifest's sha256 (casebank.finetune.manifest) before vLLM sees it, and
+    """Verify each adapter against its manifest's sha256 (casebank.llm.adapters) before vLLM sees it, and
     return the --max-lora-rank that serves them all (vLLM takes only 1, 8, 16, 32, ...; an adapter above the
     flag's rank fails at load). An adapter without a casebank manifest (made elsewhere) is served unchecked,
     with a warning. A mismatch or a rank above `max_lora_rank` is a BadParameter naming the file."""
-    from casebank.finetune.manifest import MANIFEST_FILE, AdapterError, adapter_rank, verify_adapter, vllm_max_lora_rank
+    from casebank.llm.adapters import MANIFEST_FILE, AdapterError, adapter_rank, verify_adapter, vllm_max_lora_rank
 
     if not loras:
         return max_lora_rank

@@ -22,8 +22,8 @@ class CheckResult:
 def checker_command(script: str) -> str:
     """The shell command that runs a checker script: `python` from the sandbox's PATH, the script on stdin.
     The sandbox preflight (casebank.sandbox.preflight) runs its probe through this same function."""
-    if _DELIMITER in script:
-        raise ValueError(f"a checker may not contain {_DELIMITER}")
+    if _DELIMITER in script.splitlines():  # a line of its own would end the heredoc early
+        raise ValueError(f"a checker may not contain a line {_DELIMITER}")
     return f"python - <<'{_DELIMITER}'\n{script.rstrip()}\n{_DELIMITER}\n"
 
 

@@ -19,7 +19,7 @@ err = Console(stderr=True)
 
 def report_command(run_dir: Path, out: Path | None = None, baseline: str | None = None) -> None:
     """Write report.md, summary.json and the PNG plots of RUN_DIR; exit 2 with a clear message on bad input."""
-    from casebank.ablate.report import ReportError, build_report
+    from lab.ablate.report import ReportError, build_report
 
     if not run_dir.is_dir():
         err.print(f"[red]error:[/red] {escape(str(run_dir))}: no such run directory")

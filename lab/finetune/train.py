@@ -7,7 +7,7 @@ Layout of an output folder (default DATA_DIR/adapters/casebank-ft):
   A rerun on the same folder resumes from the last complete checkpoint (one whose trainer_state.json,
   written last, exists) when the config and data are the same, and refuses otherwise.
 - `adapter_model.safetensors` (bf16) and `adapter_config.json`: what vLLM loads (`--lora-modules`).
-- `loss.png`: the training loss per optimizer step; `casebank-manifest.json` (casebank.finetune.manifest).
+- `loss.png`: the training loss per optimizer step; `casebank-manifest.json` (casebank.llm.adapters).
 
 The checkpoints are removed after a finished run (they are not part of the adapter), unless kept.
 """
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from casebank.casefile import CaseFileError
-from casebank.finetune.config import FinetuneConfig, dump_config
-from casebank.finetune.data import encode_all, load_records
-from casebank.finetune.manifest import (
+from lab.finetune.config import FinetuneConfig, dump_config
+from lab.finetune.data import encode_all, load_records
+from casebank.llm.adapters import (
     LossPoint,
     Manifest,
     hash_files,

@@ -43,8 +43,8 @@ import httpx
 
 from agent.render import abbreviate
 from agent.trajectory import StepRecord
-from casebank.ablate.grid import AblationConfig, AblationGrid
-from casebank.ablate.records import CONFIGS_FILE, RUN_FILE, EpisodeRecord, append_record, read_records
+from lab.ablate.grid import AblationConfig, AblationGrid
+from lab.ablate.records import CONFIGS_FILE, RUN_FILE, EpisodeRecord, append_record, read_records
 from casebank.config import Settings
 from casebank.llm.endpoints import EndpointPool, parse_urls
 from casebank.models import Case

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from casebank.finetune.config import FinetuneConfig
+from casebank.llm.recipe import FinetuneConfig
 from casebank.llm.model_files import sha256_file
 
 MANIFEST_FILE = "casebank-manifest.json"

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from casebank.ablate.records import FAILURE_MODES, EpisodeRecord
+from lab.ablate.records import FAILURE_MODES, EpisodeRecord
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 10_000

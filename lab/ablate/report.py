@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from casebank.ablate.metrics import ConfigMetrics, RunMetrics, compute
-from casebank.ablate.records import FAILURE_MODES, read_configs, read_records, read_run
+from lab.ablate.metrics import ConfigMetrics, RunMetrics, compute
+from lab.ablate.records import FAILURE_MODES, read_configs, read_records, read_run
 
 REPORT_FILE = "report.md"
 SUMMARY_FILE = "summary.json"

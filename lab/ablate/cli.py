@@ -27,7 +27,7 @@ def _fail(message: str) -> typer.Exit:
 
 @ablate_app.command("ablate")
 def ablate(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Grid file (YAML); see casebank/ablate/grid.py.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Grid file (YAML); see lab/ablate/grid.py.")] = None,
     model: Annotated[list[str], typer.Option("--model", help="Served model name (repeatable: an axis).")] = [],  # noqa: B006
     strategy: Annotated[list[str], typer.Option("--strategy", help="none|random|bm25|dense|hybrid|mmr (repeatable: an axis).")] = [],  # noqa: B006
     k: Annotated[list[int], typer.Option("-k", "--k", help="Cases retrieved (repeatable: an axis).")] = [],  # noqa: B006
@@ -55,8 +55,8 @@ def ablate(
 ) -> None:
     """Run every config of the grid on the same tasks; resumable (rerun the same command to go on)."""
     import seeds
-    from casebank.ablate.grid import AblationGrid
-    from casebank.ablate.runner import AblationRun
+    from lab.ablate.grid import AblationGrid
+    from lab.ablate.runner import AblationRun
     from casebank.casefile import CaseFileError, load_cases
     from casebank.tasks import TaskFileError, load_tasks
 
@@ -104,7 +104,7 @@ def ablate(
     if dry_run:
         console.print(f"{len(run.jobs())} episodes, {len(run.pending())} not yet run")
         return
-    from casebank.ablate.runner import harness_fingerprint
+    from lab.ablate.runner import harness_fingerprint
     from casebank.doctor import preflight_or_exit
 
     preflight_or_exit(err)  # before the LLM is contacted and before anything is recorded
@@ -116,7 +116,7 @@ def ablate(
 
 
 def _run_with_progress(run, configs) -> None:  # noqa: ANN001
-    from casebank.ablate.runner import BrokenEnvironment, LLMUnavailable, Tally
+    from lab.ablate.runner import BrokenEnvironment, LLMUnavailable, Tally
 
     tallies = {c.content_hash: Tally() for c in configs}
     names = {c.content_hash: c.name for c in configs}

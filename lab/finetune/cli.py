@@ -21,7 +21,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @finetune_app.command()
 def finetune(
-    preset: Annotated[str | None, typer.Option(help="cpu or gpu (casebank/finetune/presets/); default: gpu when CUDA is seen.")] = None,
+    preset: Annotated[str | None, typer.Option(help="cpu or gpu (lab/finetune/presets/); default: gpu when CUDA is seen.")] = None,
     config_file: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file of FinetuneConfig fields, over the preset.")] = None,
     from_: Annotated[Path | None, typer.Option("--from", help="Case file to train on; default: the 78 bundled seeds.")] = None,
     fmt: Annotated[Literal["casebank", "limi"], typer.Option("--format", help="Format of --from.")] = "casebank",
@@ -59,7 +59,7 @@ def finetune(
     Rerun the same command on the same --out to resume an interrupted run from its last checkpoint.
     Writes the bf16 adapter, loss.png and casebank-manifest.json into --out; serve it with
     `casebank llm serve --lora casebank-ft=OUT`."""
-    from casebank.finetune.config import ConfigError, dump_config, load_config
+    from lab.finetune.config import ConfigError, dump_config, load_config
     from casebank.llm.cli import _data_dir
 
     if preset is None:
@@ -89,8 +89,8 @@ def _default_preset() -> str:
 
 def _train(config, from_, fmt, out, base_model, data_dir, restart, keep_checkpoints) -> None:
     from casebank.casefile import CaseFileError
-    from casebank.finetune.manifest import ADAPTER_NAME
-    from casebank.finetune.train import FinetuneError, finetune
+    from casebank.llm.adapters import ADAPTER_NAME
+    from lab.finetune.train import FinetuneError, finetune
     from casebank.llm.cli import _prepare
     from seeds import default_seed_file
 

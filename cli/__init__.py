@@ -1,0 +1,35 @@
+"""The `casebank` command's root: it only mounts each layer's command group (nothing below imports it).
+
+    casebank seed | import | export | search | stats | doctor    casebank.cli (the bank)
+    casebank seeds ... | tasks ...                            casebank.seeds_cli
+    casebank llm prepare | serve                              casebank.llm.cli
+    casebank run                                              agent.cli
+    casebank serve | chat                                     serving.cli
+    casebank ablate | report | finetune                       lab.ablate, lab.finetune
+"""
+
+from __future__ import annotations
+
+import typer
+
+from agent.cli import run_app
+from casebank.cli import bank_app
+from casebank.llm.cli import app as llm_app
+from casebank.seeds_cli import seeds_app, tasks_app
+from lab.ablate.cli import ablate_app
+from lab.ablate.report_cli import report_app
+from lab.finetune.cli import finetune_app
+from serving.cli import serve_app
+
+__all__ = ["app"]
+
+app = typer.Typer(help="casebank: curated demonstrations as a retrievable case bank.", no_args_is_help=True)
+app.add_typer(bank_app)
+app.add_typer(seeds_app, name="seeds", help="Build and verify the bundled demonstrations.")
+app.add_typer(tasks_app, name="tasks", help="Inspect task suites.")
+app.add_typer(run_app)
+app.add_typer(ablate_app)
+app.add_typer(report_app)
+app.add_typer(finetune_app)
+app.add_typer(serve_app)
+app.add_typer(llm_app, name="llm", help="Serve the LLM with vLLM.")
