@@ -58,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.render import abbreviate
 from casebank.prompts import load as load_prompt
+from casebank.sandbox.tools import tool_schemas
 
 # Qwen's tokenizer averages about 3.3 characters per token on code and logs; 3 errs on the safe side.
 CHARS_PER_TOKEN = 3
@@ -398,8 +399,6 @@ def decode(
 def explore_free_tools(*, empty: bool = False) -> list[dict[str, Any]]:
     """The tools less list_files (the overview listed everything); in an empty workspace also less
     read_file and edit_file, which can only fail there."""
-    from agent.model import tool_schemas
-
     hidden = {"list_files", "read_file", "edit_file"} if empty else {"list_files"}
     return [t for t in tool_schemas() if t["function"]["name"] not in hidden]
 
@@ -422,8 +421,6 @@ def _norm(text: str) -> str:
 def example_answers(harness: Harness, cases: Sequence[Any] = ()) -> list[str]:
     """Texts a summary must not be a copy of: the submit summaries the model is shown in examples (the
     primer's and the retrieved cases'), and the tools' descriptions (a 0.5B model submits those too)."""
-    from agent.model import tool_schemas
-
     answers = []
     for tool in tool_schemas():
         function = tool["function"]
@@ -456,8 +453,6 @@ def copies_an_error(summary: str, messages: Sequence[BaseMessage]) -> bool:
 def drop_unknown_args(name: str, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The call's arguments that its tool takes, and a note naming the ones left out ("" when none). An
     unknown tool is left alone (the sandbox answers it)."""
-    from agent.model import tool_schemas
-
     schema = next((t["function"]["parameters"] for t in tool_schemas() if t["function"]["name"] == name), None)
     if schema is None or not isinstance(args, dict):
         return args, ""

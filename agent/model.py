@@ -16,7 +16,7 @@ import httpx
 from langchain_core.messages import AIMessage, BaseMessage
 
 from agent.config import AgentConfig
-from casebank.sandbox.tools import TOOLS
+from casebank.sandbox.tools import tool_schemas
 
 
 @runtime_checkable
@@ -27,10 +27,6 @@ class ChatModel(Protocol):
         `.usage_metadata` (when the server reports it) feeds the token budget. Keyword arguments
         override request fields for this call (`tool_choice`, `temperature`, `seed`)."""
         ...
-
-
-def tool_schemas() -> list[dict[str, Any]]:
-    return [t.model_dump(mode="json", exclude_none=True) for t in TOOLS]
 
 
 def make_chat_model(config: AgentConfig, *, http_client: Any = None) -> ChatModel:

@@ -61,10 +61,9 @@ from pydantic import BaseModel
 from casebank.config import Settings, Strategy
 from casebank.embedding import CasebankEmbeddingFunction, Embedder
 from casebank.models import Case, TextError, Usage, check_value
+from casebank.chroma_records import case_from_record, case_metadata
 from casebank.retrieval import RetrievalFilters, RetrievedCase, Retriever, get_by_ids
 
-CASE_JSON = "case_json"
-TAG_PREFIX = "tag:"
 EMBED_BATCH = 128  # texts per embedder call (sorted by length first; the model batches by 32 inside)
 LOCK_FILE = "bank.lock"
 VERSION_FILE = "bank.version"
@@ -89,33 +88,6 @@ class BankStats(BaseModel):
     median_tokens: int
     max_tokens: int
     retrieved_total: int
-
-
-def _metadata(case: Case) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "cid": case.id,
-        "family": case.family,
-        "source": case.source,
-        "success": case.outcome.success,
-        "verified_by": case.outcome.verified_by,
-        "model": case.model or "",
-        "task_id": case.task_id or "",
-        "created_at": case.created_at.isoformat(),
-        "steps": case.stats.steps,
-        "tool_calls": case.stats.tool_calls,
-        "approx_tokens": case.stats.approx_tokens,
-        "retrieved": case.usage.retrieved,
-        "retrieved_in_success": case.usage.retrieved_in_success,
-        CASE_JSON: case.model_dump_json(exclude={"usage"}),
-    }
-    meta.update({f"{TAG_PREFIX}{t}": True for t in case.tags})
-    return meta
-
-
-def case_from_record(meta: dict[str, Any]) -> Case:
-    case = Case.model_validate_json(meta[CASE_JSON])
-    case.usage = Usage(retrieved=int(meta.get("retrieved", 0)), retrieved_in_success=int(meta.get("retrieved_in_success", 0)))
-    return case
 
 
 def make_client(settings: Settings) -> Any:
@@ -157,7 +129,7 @@ def _serialised(cases: Sequence[Case]) -> list[tuple[Case, dict[str, Any]]]:
             check_value(case)
         except TextError as e:
             raise TextError(e.field, e.problem, index=i) from None
-        out[case.id] = (case, _metadata(case))
+        out[case.id] = (case, case_metadata(case))
     return list(out.values())
 
 
@@ -473,10 +445,10 @@ class CaseBank:
             }
         )
         if keep.id == old.id:  # the stored case stays: its document and vector are unchanged, only metadata
-            self.cases.update(ids=[old.id], metadatas=[_metadata(keep)])
+            self.cases.update(ids=[old.id], metadatas=[case_metadata(keep)])
         else:
             # Write the keeper before deleting: a crash in between leaves two valid cases, never zero.
-            self._write([_Batch("cases", [keep.id], [keep.task], [_metadata(keep)], batch.embeddings)])
+            self._write([_Batch("cases", [keep.id], [keep.task], [case_metadata(keep)], batch.embeddings)])
             self.cases.delete(ids=[old.id])
         return WriteBackResult(action="merged", case_id=keep.id, dropped_id=drop.id, similarity=similarity)
 

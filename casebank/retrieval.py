@@ -9,17 +9,29 @@ from __future__ import annotations
 import json
 import math
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import bm25s
 import numpy as np
 from pydantic import BaseModel, Field
 
-from casebank.config import Strategy
+from casebank.chroma_records import TAG_PREFIX, case_from_record
+from casebank.config import Settings, Strategy
+from casebank.embedding import Embedder
 from casebank.models import Case, Source
 
-if TYPE_CHECKING:
-    from casebank.bank import CaseBank
+
+
+class CaseSource(Protocol):
+    """What the retriever reads (CaseBank is one): the two Chroma collections, the embedder, the settings.
+    Attributes, not values handed over once: a reset bank replaces its collections."""
+
+    cases: Any
+    quarantine: Any
+    settings: Settings
+
+    @property
+    def embedder(self) -> Embedder: ...
 
 RRF_K = 60  # the constant from Cormack et al.; damps the head of each list so both lists count
 
@@ -32,8 +44,6 @@ class RetrievalFilters(BaseModel):
     exclude_ids: list[str] = Field(default_factory=list)
 
     def where(self) -> dict[str, Any] | None:
-        from casebank.bank import TAG_PREFIX
-
         clauses: list[dict[str, Any]] = []
         if self.families:
             clauses.append({"family": {"$in": self.families}})
@@ -108,7 +118,7 @@ class Retriever:
     BM25_CACHE_SIZE = 8
     DELTA_MAX = 64  # documents written since an index was built that are scored beside it, not rebuilt
 
-    def __init__(self, bank: CaseBank):
+    def __init__(self, bank: CaseSource):
         self.bank = bank
         self._bm25_cache: dict[str, _BM25Index] = {}
 
@@ -125,8 +135,6 @@ class Retriever:
         return dict(sorted(pool.items()))
 
     def _finish(self, scored: list[tuple[str, float]], strategy: Strategy, filters: RetrievalFilters) -> list[RetrievedCase]:
-        from casebank.bank import case_from_record
-
         if not scored:
             return []
         metas: dict[str, dict[str, Any]] = {}
@@ -232,8 +240,6 @@ class Retriever:
     def dense(self, query: str, k: int, filters: RetrievalFilters, vector: Any = None) -> list[RetrievedCase]:
         """`vector`: the query's embedding when the caller has it already (the write-back embeds before
         it takes the bank's lock, so no process waits on another's model)."""
-        from casebank.bank import case_from_record
-
         return [
             RetrievedCase(case=case_from_record(f["metadata"]), score=f["similarity"], rank=rank, strategy="dense")
             for rank, f in enumerate(self._dense_candidates(query, k, filters, vector=vector), start=1)

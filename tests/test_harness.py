@@ -210,7 +210,7 @@ def test_example_answers_hold_the_primer_and_the_retrieved_cases() -> None:
     assert "42" in example_answers(Harness(), [])  # copy_guard_short: a copied number is refused once
     assert "42" not in example_answers(Harness(copy_guard_short=False), [])  # sentences only
     assert "plan.txt has 2 TODO lines." in example_answers(Harness(primer_file="primer_workflow.json"), [])
-    from agent.model import tool_schemas
+    from casebank.sandbox.tools import tool_schemas
 
     submit = next(t["function"]["description"] for t in tool_schemas() if t["function"]["name"] == "submit")
     described = {t["function"]["description"] for t in tool_schemas()} | {

@@ -59,6 +59,11 @@ TOOLS: list[ToolSpec] = [
 TOOL_NAMES = [t.function.name for t in TOOLS]
 
 
+def tool_schemas() -> list[dict[str, Any]]:
+    """The tools as OpenAI function schemas (plain dicts), as the model client binds them."""
+    return [t.model_dump(mode="json", exclude_none=True) for t in TOOLS]
+
+
 class ToolError(Exception):
     """A tool call the model got wrong; its message becomes the observation."""
 
