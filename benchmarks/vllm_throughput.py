@@ -6,7 +6,11 @@ Against a running server:
 
 Or start one (the bundled model, CPU flags from casebank.llm.server), measure it and stop it:
 
-    python benchmarks/vllm_throughput.py --start [--port 8011] [--data-dir .casebank]
+    python benchmarks/vllm_throughput.py --start [--port 8011] [--data-dir .casebank] [--bundled NAME] [--dtype D]
+
+Or several bundled models and dtypes side by side, one server at a time, in one run (a table, and --out JSON):
+
+    python benchmarks/vllm_throughput.py --runs qwen2.5-coder-0.5b-instruct:float32,qwen2.5-coder-0.5b-instruct:bfloat16
 
 Each request streams a fixed number of tokens (``ignore_eos`` + ``min_tokens``, greedy), so
 runs compare. Decode tokens/s of a request = (tokens - 1) / (last token - first token);
@@ -118,10 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", action="store_true", help="start the bundled model's server, measure, stop it")
     ap.add_argument("--port", type=int, default=8011, help="with --start")
     ap.add_argument("--data-dir", default=os.environ.get("CASEBANK_DATA_DIR", ".casebank"), help="with --start")
-    ap.add_argument("--dtype", default=None, help="with --start: vLLM --dtype")
+    ap.add_argument("--dtype", default=None, help="with --start: vLLM --dtype (default: the CPU's, casebank.llm.cpu)")
+    ap.add_argument("--bundled", default=None, help="with --start: the bundled model (default: the default model)")
+    ap.add_argument("--runs", default=None, help="NAME:DTYPE,...: --start each in turn, one table")
+    ap.add_argument("--out", type=Path, default=None, help="with --runs: write the reports as JSON here")
     ap.add_argument("--ready-timeout", type=float, default=900)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args(argv)
+    if args.runs:
+        return _runs(args)
 
     from openai import OpenAI
 
@@ -131,11 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.start:
             sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-            from casebank.llm.model_files import ensure_default_model
+            from casebank.llm.cpu import cpu_dtype, dtype_record
+            from casebank.llm.model_files import DEFAULT_MODEL_NAME, ensure_model
             from casebank.llm.server import ServerConfig, start_vllm, wait_ready
 
-            model_dir = ensure_default_model(args.data_dir, progress=lambda m: print(f"  {m}", file=sys.stderr))
-            cfg = ServerConfig(model=model_dir, port=args.port, data_dir=args.data_dir, dtype=args.dtype)
+            name = args.bundled or DEFAULT_MODEL_NAME
+            model_dir = ensure_model(name, args.data_dir, progress=lambda m: print(f"  {m}", file=sys.stderr))
+            report.update(dtype_record(args.dtype or cpu_dtype(), chosen=args.dtype is None))
+            cfg = ServerConfig(model=model_dir, served_model_name=name, port=args.port, data_dir=args.data_dir,
+                               dtype=report["dtype"])
             proc = start_vllm(cfg)
             print(f"started vLLM pid {proc.pid}, log {proc.log_path}", file=sys.stderr)
             report["time_to_ready_s"] = round(wait_ready(cfg.base_url, args.ready_timeout, proc=proc), 1)
@@ -171,6 +184,33 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("model", "time_to_ready_s", "server_rss_mib", "load_avg_before", "load_avg_after"):
             if key in report:
                 print(f"{key}: {report[key]}")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    """Each NAME:DTYPE of --runs started, measured and stopped in turn, in this one process: figures that compare."""
+    reports = []
+    for item in args.runs.split(","):
+        name, _, dtype = item.strip().partition(":")
+        argv = ["--start", "--json", "--bundled", name, "--port", str(args.port), "--data-dir", str(args.data_dir),
+                "--max-tokens", str(args.max_tokens), "--concurrency", args.concurrency]
+        if dtype:
+            argv += ["--dtype", dtype]
+        import contextlib
+        import io
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            main(argv)
+        reports.append(json.loads(buf.getvalue()))
+    print("| model | dtype | ready s | " + " | ".join(f"tok/s at {n} (per request)" for n in args.concurrency.split(",")) + " | RSS MiB |")
+    print("|---|---|---|" + "---|" * len(args.concurrency.split(",")) + "---|")
+    for r in reports:
+        cells = [f"{b['aggregate_tok_s']} ({b['per_request_decode_tok_s']})" for b in r["batches"]]
+        print(f"| {r['model']} | {r['dtype']} | {r.get('time_to_ready_s')} | " + " | ".join(cells) + f" | {r.get('server_rss_mib')} |")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(reports, indent=2))
     return 0
 
 

@@ -130,7 +130,8 @@ def llm_finding(llm_url: str, model: str, api_key: str = "EMPTY") -> list[Findin
 
 
 def cpu_finding() -> Finding:
-    from casebank.llm.server import BF16_CPU_FLAGS, cpu_flags, default_dtype, detect_device
+    from casebank.llm.cpu import BF16_CPU_FLAGS, cpu_flags
+    from casebank.llm.server import default_dtype, detect_device
 
     dev = detect_device()
     flags = cpu_flags()

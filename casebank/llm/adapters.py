@@ -70,6 +70,8 @@ class Manifest(BaseModel):
     files: dict[str, str] = Field(description="sha256 of each file of the adapter folder the manifest vouches for.")
     versions: dict[str, str] = Field(default_factory=dict, description="torch, transformers, trl, peft, ...")
     machine: str = ""
+    dtype_source: str = Field("", description="'cpu flags' when the machine chose config.dtype, 'given' when set.")
+    cpu_flags: list[str] = Field(default_factory=list, description="The CPU's flags the dtype choice reads.")
     created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property

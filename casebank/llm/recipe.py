@@ -41,8 +41,9 @@ class FinetuneConfig(BaseModel):
     packing: bool = Field(False, description="Pack examples into max_length rows (TRL's bfd). Needs flash attention to "
                           "keep examples apart: GPU only.")
     gradient_checkpointing: bool = False
-    dtype: Literal["float32", "bfloat16"] = Field("float32", description="Training dtype. The CPU (AVX2, no BF16 units) "
-                                                 "is fastest in float32; the adapter is saved as bf16 either way.")
+    dtype: Literal["float32", "bfloat16"] | None = Field(None, description="Training dtype; None: the machine's (on CPU "
+                                                        "bfloat16 where it has bf16 units, else float32: casebank.llm.cpu; "
+                                                        "bfloat16 on GPU). The adapter is saved as bf16 either way.")
     seed: int = 0
     limit: int | None = Field(None, ge=1, description="Train on the first N records only (a tiny slice for tests).")
     subset: int | None = Field(None, ge=1, description="Train on a fixed random subset of N cases (sorted by id, shuffled "

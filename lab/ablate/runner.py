@@ -182,6 +182,27 @@ def server_counters(llm_url: str) -> dict[str, float]:
     return out
 
 
+def machine_record() -> dict[str, object]:
+    """This machine's CPU flags and the dtype casebank would pick on them (casebank.llm.cpu)."""
+    from casebank.llm.cpu import cpu_dtype, dtype_record
+
+    return dtype_record(cpu_dtype(), chosen=True)
+
+
+def local_servers(llm_url: str, data_dir: Path) -> list[dict]:
+    """What `casebank llm serve` recorded (model, dtype, CPU flags) about each server of `llm_url` on this machine."""
+    from urllib.parse import urlsplit
+
+    from casebank.llm.server import server_info
+
+    out = []
+    for url in parse_urls(llm_url):
+        parts = urlsplit(url)
+        if parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port and (info := server_info(data_dir, parts.port)):
+            out.append({"url": url, **info})
+    return out
+
+
 def server_root(llm_url: str) -> str:
     """The server's own root (where vLLM's /metrics and dev endpoints live) from its OpenAI base URL."""
     return llm_url.rstrip("/").removesuffix("/v1")
@@ -335,7 +356,8 @@ class AblationRun:
         before, started = server_counters(self.llm_url), time.time()
         # The fingerprint goes down at the start too: a killed invocation never reaches the `finally`.
         with (self.run_dir / SERVER_FILE).open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"started": started, "harness": harness_fingerprint(), "episodes_planned": len(todo)}) + "\n")
+            f.write(json.dumps({"started": started, "harness": harness_fingerprint(), "episodes_planned": len(todo),
+                                "machine": machine_record(), "servers": local_servers(self.llm_url, self.settings.data_dir)}) + "\n")
         try:
             return self._run(todo, on_start)
         finally:

@@ -42,7 +42,7 @@ def finetune(
     batch_size: Annotated[int | None, typer.Option(help="Examples per micro-batch.")] = None,
     grad_accumulation: Annotated[int | None, typer.Option(help="Micro-batches per optimizer step.")] = None,
     packing: Annotated[bool | None, typer.Option("--packing/--no-packing", help="Pack examples (GPU, flash attention).")] = None,
-    dtype: Annotated[Literal["float32", "bfloat16"] | None, typer.Option(help="Training dtype.")] = None,
+    dtype: Annotated[Literal["float32", "bfloat16"] | None, typer.Option(help="Training dtype (default: bfloat16 where the CPU has bf16 units, else float32).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     limit: Annotated[int | None, typer.Option(help="Train on the first N records only.")] = None,
     subset: Annotated[int | None, typer.Option(help="Train on a fixed random subset of N cases (an ablation's seed_subset N "

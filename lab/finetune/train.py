@@ -249,6 +249,16 @@ def _save_full_bf16(model: Any, tokenizer: Any, out_dir: Path) -> list[str]:
                   and p.name != "casebank-manifest.json" and p.name != "finetune.yaml")
 
 
+def resolve_dtype(config: FinetuneConfig, *, cuda: bool) -> tuple[FinetuneConfig, dict[str, object]]:
+    """The config with its dtype decided (None: bfloat16 on GPU, the CPU's choice on CPU) and what to record of it."""
+    from casebank.llm.cpu import cpu_dtype, dtype_record
+
+    if config.dtype is not None:
+        return config, dtype_record(config.dtype, chosen=False)
+    dtype = "bfloat16" if cuda else cpu_dtype()
+    return config.model_copy(update={"dtype": dtype}), dtype_record(dtype, chosen=True)
+
+
 def finetune(
     config: FinetuneConfig,
     *,
@@ -277,6 +287,7 @@ def finetune(
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     datasets.disable_progress_bars()
+    config, dtype_info = resolve_dtype(config, cuda=torch.cuda.is_available())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out_dir / CHECKPOINTS
@@ -390,6 +401,7 @@ def finetune(
         peak_rss_mb=round(_peak_rss_mb(), 1), final_loss=history[-1].loss if history else None, losses=history,
         files=hash_files(out_dir, files), versions=versions(),
         machine=f"{machine_line()}, {platform.processor() or platform.machine()}, cuda={cuda}",
+        dtype_source=str(dtype_info["dtype_source"]), cpu_flags=list(dtype_info["cpu_flags"]),  # type: ignore[call-overload]
     )
     write_manifest(out_dir, manifest)
     if not keep_checkpoints:
