@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     import seeds
-    from casebank.llm.cpu import cpu_dtype, cpu_flags
+    from casebank.llm.cpu import cpu_dtype, dtype_record
     from casebank.llm.model_files import DEFAULT_MODEL_NAME, ensure_model
     from lab.finetune.config import load_config
     from lab.finetune.train import finetune
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{dtype}: {m.seconds_per_step:.1f} s/step wall, {rows[dtype]['cpu_seconds_per_step']} CPU-s/step, "
               f"peak RSS {m.peak_rss_mb:.0f} MB, losses {rows[dtype]['losses']}", flush=True)
     ratio = rows["float32"]["seconds_per_step"] / max(1e-9, rows["bfloat16"]["seconds_per_step"])
-    report = {"model": args.model, "steps": args.steps, "cpu_flags": sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}),
-              "machine_dtype": cpu_dtype(), "runs": rows, "float32_over_bfloat16": round(ratio, 2)}
+    report = {"model": args.model, "steps": args.steps, "machine": dtype_record(cpu_dtype(), chosen=True), "runs": rows,
+              "float32_over_bfloat16": round(ratio, 2)}
     print(f"float32 / bfloat16 seconds per step: {ratio:.2f}x (the machine picks {cpu_dtype()})")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

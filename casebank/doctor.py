@@ -130,14 +130,14 @@ def llm_finding(llm_url: str, model: str, api_key: str = "EMPTY") -> list[Findin
 
 
 def cpu_finding() -> Finding:
-    from casebank.llm.cpu import BF16_CPU_FLAGS, cpu_flags
+    from casebank.llm.cpu import BF16_CPU_FLAGS, SHOWN_FLAGS, cpu_flags
     from casebank.llm.server import default_dtype, detect_device
 
     dev = detect_device()
     flags = cpu_flags()
-    shown = [f for f in ("avx2", "avx512f", *BF16_CPU_FLAGS) if f in flags]
+    shown = [f for f in SHOWN_FLAGS if f in flags]
     missing = [f for f in BF16_CPU_FLAGS if f not in flags]
-    found = (f"{os.cpu_count()} CPUs; flags: {', '.join(shown) or 'none of avx2/avx512f/avx512_bf16/amx_bf16'}"
+    found = (f"{os.cpu_count()} CPUs; flags: {', '.join(shown) or 'none of ' + '/'.join(SHOWN_FLAGS)}"
              + (f" (no {', '.join(missing)})" if missing else "") + f"; the serve preset picks --dtype {default_dtype(dev)} ({dev})")
     return Finding(check="CPU and dtype", ok=True, found=found)
 

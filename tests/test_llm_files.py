@@ -42,8 +42,8 @@ def _fake_chunks(tmp_path: Path) -> tuple[list[Path], bytes]:
     return paths, b"".join(parts)
 
 
-def _spec(data: bytes, sha: str | None = None) -> mf.GGUFSpec:
-    return mf.GGUFSpec(
+def _spec(data: bytes, sha: str | None = None) -> mf.ModelSpec:
+    return mf.ModelSpec(
         name="fake",
         chunks=(("casebank_no_such_chunk_pkg1", "no-such-chunk-pkg1", "part01.bin"),),
         sha256=sha or hashlib.sha256(data).hexdigest(),

@@ -62,9 +62,6 @@ class ModelSpec:
         return "make sync (scripts/install-venv.sh installs them with vLLM)"
 
 
-GGUFSpec = ModelSpec  # the name before there were two
-
-
 def _chunks(stem: str, count: int) -> tuple[tuple[str, str, str], ...]:
     return tuple((f"{stem.replace('-', '_')}{i}", f"{stem}{i}", f"part{i:02d}.bin") for i in range(1, count + 1))
 
@@ -135,7 +132,7 @@ def default_model_dir(data_dir: Path | str) -> Path:
     return model_dir(data_dir, DEFAULT_MODEL_NAME)
 
 
-def find_chunks(spec: GGUFSpec = QWEN_CODER_05B) -> list[Path]:
+def find_chunks(spec: ModelSpec = QWEN_CODER_05B) -> list[Path]:
     """Paths of the installed chunk files, in order. Does not import the packages."""
     paths: list[Path] = []
     missing: list[str] = []
@@ -176,7 +173,7 @@ def assemble_gguf(
     dest: Path,
     chunks: list[Path] | None = None,
     *,
-    spec: GGUFSpec = QWEN_CODER_05B,
+    spec: ModelSpec = QWEN_CODER_05B,
     progress: Progress | None = None,
 ) -> Path:
     """Concatenate ``chunks`` into ``dest`` (hashing as it goes) and check the pinned sha256.

@@ -170,6 +170,4 @@ def require_sandbox() -> Finding:
 
 def sandbox_findings() -> list[Finding]:
     """The doctor's sandbox rows."""
-    python = python_finding()
-    _preflight.cache_clear()
-    return [mode_finding(), python, memory_finding()]
+    return [mode_finding(), python_finding(), memory_finding()]
