@@ -62,6 +62,11 @@ def test_grid_file_configs_axes_and_flags(tmp_path: Path) -> None:
     assert a.content_hash != AblationConfig(strategy="dense", k=2, harness={"primer": False}).content_hash
     flags = AblationGrid().with_axes(strategy=["bm25", "mmr"], k=[1]).expand()
     assert [c.name for c in flags] == ["bm25-k1", "mmr-k1"]
+    # --only: a half of the grid (the same hashes), checked against the names; the baseline need not be in it
+    half = grid.model_copy(update={"only": ["dense"]}).expand()
+    assert [(c.name, c.content_hash) for c in half] == [(c.name, c.content_hash) for c in configs if c.name == "dense"]
+    with pytest.raises(ValueError, match="--only ft: not a config of the grid"):
+        grid.model_copy(update={"only": ["ft"]}).expand()
 
 
 def test_a_lever_added_later_keeps_the_hashes_of_recorded_runs() -> None:

@@ -407,3 +407,155 @@ def test_report_command(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     empty = runner.invoke(report_app, [str(tmp_path / "empty")])
     assert empty.exit_code == 2 and "no episode recorded" in re.sub(r"\s+", " ", empty.output)
+
+
+# ---- McNemar's test and the minimum detectable effect ------------------------------------------------------
+def mde_by_bisection(n: int, p0: float, alpha: float = 0.05, power: float = 0.80) -> float | None:
+    """The MDE redone here: Connor's (1987) McNemar sample size with the discordance of independent outcomes,
+    n(delta) = (z_{1-alpha/2} sqrt(psi) + z_power sqrt(psi - delta^2))^2 / delta^2, psi = p0 q1 + p1 q0,
+    solved for the smallest delta in (0, 1 - p0] by bisection (n(delta) falls as delta grows)."""
+    from scipy.stats import norm
+
+    def needed(delta: float) -> float:
+        p1 = p0 + delta
+        psi = p0 * (1 - p1) + p1 * (1 - p0)
+        return (norm.ppf(1 - alpha / 2) * psi**0.5 + norm.ppf(power) * (p0 * (1 - p0) + p1 * (1 - p1)) ** 0.5) ** 2 / delta**2
+
+    low, high = 1e-12, 1 - p0
+    if needed(high) > n:
+        return None
+    for _ in range(200):
+        mid = (low + high) / 2
+        low, high = (low, mid) if needed(mid) <= n else (mid, high)
+    return high
+
+
+def mcnemar_by_hand(mine: dict[str, tuple[int, int]], base: dict[str, tuple[int, int]]) -> tuple[int, int, float, float]:
+    """(b, c, exact two-sided p from the binomial pmf, the baseline's mean per-task success) over common tasks;
+    a task is solved when more than half its counted repeats succeeded."""
+    from scipy.stats import binom
+
+    common = sorted(set(mine) & set(base))
+    here = {t: mine[t][0] / mine[t][1] > 0.5 for t in common}
+    there = {t: base[t][0] / base[t][1] > 0.5 for t in common}
+    b = sum(here[t] and not there[t] for t in common)
+    c = sum(there[t] and not here[t] for t in common)
+    p = 1.0 if b + c == 0 else min(1.0, 2 * float(binom.cdf(min(b, c), b + c, 0.5)))
+    return b, c, p, float(np.mean([base[t][0] / base[t][1] for t in common]))
+
+
+def test_mcnemar_and_mde_equal_independent_computations(built: tuple[Path, Path, dict]) -> None:
+    from scipy.stats import norm
+
+    run_dir, _, summary = built
+    raw = raw_records(run_dir)
+    base = task_tally(raw["none"])
+    checked_discordant = 0
+    for name in ("hybrid-k2", "hybrid-k4", "dense-k4", "online"):
+        d = overall(summary)[name]["diff"]
+        b, c, p, p0 = mcnemar_by_hand(task_tally(raw[name]), base)
+        assert (d["mcnemar_b"], d["mcnemar_c"]) == (b, c), name
+        assert d["mcnemar_p"] == pytest.approx(p, rel=1e-9), name
+        checked_discordant += b + c
+        assert d["baseline_rate"] == pytest.approx(p0)
+        n = d["n_tasks"]
+        expected = mde_by_bisection(n, p0)
+        if expected is None:
+            assert d["mde"] is None
+        else:
+            assert d["mde"] == pytest.approx(expected, abs=1e-7), name
+            # at the MDE the normal-approximation power of McNemar's test is 80%
+            p1 = p0 + d["mde"]
+            psi = p0 * (1 - p1) + p1 * (1 - p0)
+            achieved = norm.cdf((d["mde"] * n**0.5 - norm.ppf(0.975) * psi**0.5) / (psi - d["mde"] ** 2) ** 0.5)
+            assert achieved == pytest.approx(0.80, abs=1e-6)
+        assert d["underpowered"] is (expected is None or expected > 0.10)
+    assert checked_discordant > 0  # the synthetic run has discordant tasks
+    # the breakdowns run the same test on their subset
+    for value, table in summary["breakdowns"]["split"].items():
+        m = next(m for m in table if m["config"] == "hybrid-k4")
+        b, c, p, p0 = mcnemar_by_hand(task_tally([r for r in raw["hybrid-k4"] if r["split"] == value]),
+                                      task_tally([r for r in raw["none"] if r["split"] == value]))  # fmt: skip
+        assert (m["diff"]["mcnemar_b"], m["diff"]["mcnemar_c"]) == (b, c)
+        assert m["diff"]["mcnemar_p"] == pytest.approx(p, rel=1e-9)
+        assert m["diff"]["mde"] == pytest.approx(mde_by_bisection(m["diff"]["n_tasks"], p0), abs=1e-7)
+    assert "Connor (1987)" in summary["method"]["mde"] and summary["method"]["underpowered_above"] == 0.10
+
+
+def test_mde_and_mcnemar_functions_against_scipy() -> None:
+    from scipy.stats import binom
+
+    from lab.ablate.power import mcnemar_exact, minimum_detectable_effect, required_tasks
+
+    for n, p0 in [(95, 0.0526), (200, 0.05), (30, 0.3), (1000, 0.5), (12, 0.0), (200, 0.85)]:
+        expected = mde_by_bisection(n, p0)
+        assert expected is not None
+        assert minimum_detectable_effect(n, p0) == pytest.approx(expected, abs=1e-8), (n, p0)
+        assert required_tasks(expected, p0) == pytest.approx(n, rel=1e-6)
+    assert minimum_detectable_effect(95, 0.0526) == pytest.approx(0.133, abs=5e-4)  # the ladder: 95 tasks, none at 5.3%
+    assert minimum_detectable_effect(3, 0.5) is None and mde_by_bisection(3, 0.5) is None  # nothing detectable
+    assert minimum_detectable_effect(0, 0.2) is None and minimum_detectable_effect(10, 1.0) is None
+    for b, c in [(5, 1), (0, 7), (3, 3), (12, 30), (1, 0)]:
+        assert mcnemar_exact(b, c) == pytest.approx(min(1.0, 2 * binom.cdf(min(b, c), b + c, 0.5)), rel=1e-12)
+    assert mcnemar_exact(0, 0) == 1.0
+
+
+def _big_run(run_dir: Path, n_tasks: int = 200) -> None:
+    """Two configs on n_tasks tasks (half dev, half test), one repeat: the baseline solves 5%, the other 15%."""
+    configs = {"none": CONFIGS["none"], "dense-k4": CONFIGS["dense-k4"]}
+    wins = {"none": n_tasks // 20, "dense-k4": 3 * n_tasks // 20}
+    run_dir.mkdir(parents=True)
+    (run_dir / CONFIGS_FILE).write_text(json.dumps({c.content_hash: {"name": n, "config": c.model_dump(mode="json")} for n, c in configs.items()}))
+    (run_dir / RUN_FILE).write_text(json.dumps({"baseline": "none", "repeats": 1}))
+    for name, config in configs.items():
+        for i in range(n_tasks):
+            ok = i < wins[name]
+            append_record(run_dir, EpisodeRecord(
+                config_hash=config.content_hash, config_name=name, task_id=f"b{i:03d}", repeat=0, family="general", level=1,
+                split="dev" if i % 2 else "test", ood=False, status="success" if ok else "failure",
+                failure_mode=None if ok else "step_limit", seed=0,
+            ))  # fmt: skip
+
+
+def test_underpowered_comparisons_are_labelled_in_report_md_and_the_plots(built: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    from lab.ablate.metrics import RunMetrics
+    from lab.ablate.report import UNDERPOWERED_LABEL, plot_success
+
+    # the synthetic run: 10-11 tasks per comparison, every comparison underpowered
+    _, out, summary = built
+    rows = {r["config"]: r for r in md_rows((out / "report.md").read_text(), "Per config")}
+    assert rows["none"]["MDE at 80% power (pp)"] == "-" and rows["none"]["McNemar p (b/c)"] == "-"
+    for name in ("hybrid-k2", "hybrid-k4", "dense-k4", "online"):
+        d = overall(summary)[name]["diff"]
+        assert rows[name]["MDE at 80% power (pp)"] == f"{100 * d['mde']:.1f} underpowered"
+        assert rows[name]["McNemar p (b/c)"] == f"{d['mcnemar_p']:.3f} ({d['mcnemar_b']}/{d['mcnemar_c']})"
+    assert "`underpowered`" in (out / "report.md").read_text()
+
+    # 200 tasks at a 5% baseline: the overall comparison detects 8 points, each split (100 tasks) only 13
+    run_dir = tmp_path / "big"
+    _big_run(run_dir)
+    report = build_report(run_dir, n_resamples=200)
+    text = report.report.read_text()
+    big = json.loads(report.summary.read_text())
+    d = overall(big)["dense-k4"]["diff"]
+    assert d["underpowered"] is False and d["mde"] == pytest.approx(mde_by_bisection(200, 0.05), abs=1e-7) and d["mde"] < 0.10
+    assert (d["mcnemar_b"], d["mcnemar_c"]) == (20, 0) and d["mcnemar_p"] == pytest.approx(2 * 0.5**20)
+    row = {r["config"]: r for r in md_rows(text, "Per config")}["dense-k4"]
+    assert row["MDE at 80% power (pp)"] == f"{100 * d['mde']:.1f}" and "underpowered" not in row["MDE at 80% power (pp)"]
+    assert row["McNemar p (b/c)"] == "<0.001 (20/0)"
+    split_rows = [r for r in md_rows(text, "By split (dev / test)") if r["config"] == "dense-k4"]
+    assert len(split_rows) == 2 and all(r["MDE at 80% power (pp)"].endswith(" underpowered") for r in split_rows)
+
+    # the success plot: underpowered bars hatched and faded, with a legend entry; none in the big run's plot
+    def legend_and_hatches(metrics: RunMetrics) -> tuple[list[str], dict[str, str | None]]:
+        fig, _ = plot_success(metrics)
+        ax = fig.axes[0]
+        names = [t.get_text() for t in ax.get_xticklabels()]
+        hatch = {round(p.get_x() + p.get_width() / 2): p.get_hatch() for p in ax.patches}  # bar centre -> hatch
+        return [t.get_text() for t in ax.get_legend().get_texts()], {name: hatch[i] for i, name in enumerate(names)}
+
+    labels, hatches = legend_and_hatches(RunMetrics.model_validate(summary))
+    assert UNDERPOWERED_LABEL in labels
+    assert hatches["none"] is None and hatches["dense-k4"] == "//"
+    labels, hatches = legend_and_hatches(RunMetrics.model_validate(big))
+    assert UNDERPOWERED_LABEL not in labels and set(hatches.values()) == {None}

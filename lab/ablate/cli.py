@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from casebank.config import Settings
+from lab.ablate.plan import DEFAULT_BASELINE_RATE
 
 ablate_app = typer.Typer(help="Ablations.")
 console = Console()
@@ -51,7 +52,11 @@ def ablate(
     stop_after_errors: Annotated[int, typer.Option("--stop-after-errors", min=0, help="Stop after this many episodes in a row end in infrastructure errors (0: never); rerun to resume.")] = 8,
     request_timeout: Annotated[float, typer.Option("--request-timeout", min=1, help="HTTP timeout of one model call, s (a net against a stuck server).")] = 1800.0,
     out: Annotated[Path | None, typer.Option("--out", help="Run dir (default: DATA_DIR/ablations/<hash of the grid>).")] = None,
+    only: Annotated[list[str], typer.Option("--only", help="Run only this config of the grid (repeatable); the run dir stays the whole grid's.")] = [],  # noqa: B006
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the configs and the episode count; run nothing.")] = False,
+    plan: Annotated[bool, typer.Option("--plan", help="Print the pending episodes, the expected hours at the throughput of earlier runs and the detectable effect of each comparison; run nothing.")] = False,
+    plan_baseline_rate: Annotated[float | None, typer.Option("--plan-baseline-rate", min=0.0, max=1.0, help=f"Baseline success rate (0..1) the --plan MDE assumes (default: the baseline's rate in earlier runs, else {DEFAULT_BASELINE_RATE}).")] = None,
+    plan_runs: Annotated[list[Path], typer.Option("--plan-runs", help="Where --plan looks for earlier run dirs (repeatable; default: benchmarks/results and DATA_DIR/ablations).")] = [],  # noqa: B006
 ) -> None:
     """Run every config of the grid on the same tasks; resumable (rerun the same command to go on)."""
     import seeds
@@ -72,7 +77,7 @@ def ablate(
         updates: dict[str, object] = {}
         if levers:
             updates["defaults"] = _merge_levers(grid.defaults, levers)
-        for key, value in {"repeats": repeats, "seed": seed, "baseline": baseline, "tasks": tasks, "broken_world_after": broken_world_after}.items():
+        for key, value in {"repeats": repeats, "seed": seed, "baseline": baseline, "tasks": tasks, "broken_world_after": broken_world_after, "only": only or None}.items():
             if value is not None:
                 updates[key] = value
         filters = grid.filters.model_copy(update={key: value for key, value in {"split": split, "family": family, "level": level}.items() if value})
@@ -91,7 +96,7 @@ def ablate(
     task_list = sorted(task_list, key=lambda t: (t.level, t.id))[: limit or None]
     if not task_list:
         raise _fail("no task matches the filters")
-    identity = json.dumps({"grid": grid.model_dump(mode="json", exclude={"broken_world_after"}), "tasks": [t.id for t in task_list], "seeds": str(seed_path)}, sort_keys=True)
+    identity = json.dumps({"grid": grid.model_dump(mode="json", exclude={"broken_world_after", "only"}), "tasks": [t.id for t in task_list], "seeds": str(seed_path)}, sort_keys=True)
     run_dir = out or Settings().data_dir / "ablations" / hashlib.sha256(identity.encode()).hexdigest()[:10]
     run = AblationRun(
         grid=grid, tasks=task_list, run_dir=run_dir, llm_url=llm_url, seed_file=seed_path, concurrency=concurrency,
@@ -101,8 +106,11 @@ def ablate(
     console.print(f"[bold]{len(configs)} config(s)[/bold] x {len(task_list)} task(s) x {grid.repeats} repeat(s); run dir {run_dir}")
     for c in configs:
         console.print(f"  {c.name} [dim]{c.content_hash} {c.model} {c.strategy} k={c.k} write-back={c.write_back}[/dim]")
+    if plan:
+        _print_plan(run, grid, task_list, plan_runs, plan_baseline_rate, concurrency)
     if dry_run:
         console.print(f"{len(run.jobs())} episodes, {len(run.pending())} not yet run")
+    if plan or dry_run:
         return
     from lab.ablate.runner import harness_fingerprint
     from casebank.doctor import preflight_or_exit
@@ -113,6 +121,20 @@ def ablate(
                   f"{harness_fingerprint()}); finished episodes are kept as they are. Use a new --out to start over.[/yellow]")
     _run_with_progress(run, configs)
     console.print(f"done: {run_dir}   report: casebank report {run_dir}")
+
+
+def _print_plan(run, grid, task_list, roots: list[Path], baseline_rate: float | None, concurrency: int) -> None:  # noqa: ANN001
+    """`--plan` (lab/ablate/plan.py): episodes, hours at the measured throughput, the MDE of each comparison."""
+    from lab.ablate.plan import default_roots, make_plan
+
+    every = grid.model_copy(update={"only": []}).expand()  # the baseline, even when --only leaves it out
+    base = next((c for c in every if c.name == grid.baseline), None) if grid.baseline else None
+    result = make_plan(
+        episodes=len(run.jobs()), pending=len(run.pending()), task_ids=[t.id for t in task_list], configs=run.configs, baseline=base,
+        roots=roots or default_roots(Settings().data_dir), run_dir=run.run_dir, baseline_rate=baseline_rate, concurrency=concurrency,
+    )  # fmt: skip
+    for line in result.lines():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _run_with_progress(run, configs) -> None:  # noqa: ANN001

@@ -121,6 +121,9 @@ class AblationGrid(BaseModel):
     # Stop when the first this-many finished episodes of an invocation all fail the same way (runner.broken_world);
     # 0: never. How a run is watched, not what it measures: left out of the run's identity.
     broken_world_after: int = Field(8, ge=0)
+    # Run only the configs of these names (a half of a grid whose other models are not served yet); the others
+    # keep their episodes in the run dir. Also left out of the identity: the run dir is the whole grid's.
+    only: list[str] = Field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> AblationGrid:
@@ -180,7 +183,9 @@ class AblationGrid(BaseModel):
             raise ValueError(f"two configs share a name: {sorted(n for n in names if names.count(n) > 1)}")
         if self.baseline is not None and self.baseline not in names:
             raise ValueError(f"baseline {self.baseline!r} is not a config of the grid ({', '.join(names)})")
-        return configs
+        if unknown := sorted(set(self.only) - set(names)):
+            raise ValueError(f"--only {', '.join(unknown)}: not a config of the grid ({', '.join(names)})")
+        return [c for c in configs if c.name in self.only] if self.only else configs
 
 
 def _line_of(lines: list[str], top: str) -> int:

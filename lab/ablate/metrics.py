@@ -11,6 +11,13 @@ Why these choices:
 - Paired difference against the baseline config: only tasks present in both configs count; per task
   the mean success over its repeats, in each config; resample task ids; difference of the means
   (config minus baseline). Pairing removes the task-difficulty variance both arms share.
+- Beside that interval, every paired difference carries McNemar's exact test on the per-task outcomes
+  and the minimum detectable effect at 80% power for its number of tasks and its baseline rate
+  (`lab.ablate.power`, where the formulas are): a task is solved in a config when its mean success
+  over the counted repeats is above 0.5 (majority; with one repeat, the episode); b = tasks only the
+  config solved, c = tasks only the baseline solved, p = binomtest(b, b + c, 0.5) two-sided. The MDE
+  takes the baseline's mean per-task success over the common tasks as p0. A comparison whose MDE is
+  above 10 points (or that can detect no increase at all) is `underpowered`.
 - Every bootstrap: `scipy.stats.bootstrap`, method `percentile`, `N_RESAMPLES` resamples, a fresh
   `numpy.random.default_rng(BOOTSTRAP_SEED)` per interval (each interval is reproducible on its own),
   tasks in sorted id order. Fewer than two tasks: no interval.
@@ -27,6 +34,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from lab.ablate import power
 from lab.ablate.records import FAILURE_MODES, EpisodeRecord
 
 CONFIDENCE = 0.95
@@ -56,6 +64,14 @@ class PairedDiff(BaseModel):
     n_tasks: int
     diff: float | None = None
     ci: Interval | None = None
+    # McNemar's exact test on the per-task outcomes (solved: mean success over repeats > 0.5)
+    mcnemar_b: int = 0  # tasks only this config solved
+    mcnemar_c: int = 0  # tasks only the baseline solved
+    mcnemar_p: float | None = None  # two-sided exact binomial p of b in b + c at 1/2 (1.0 when b + c == 0)
+    # power: the smallest increase n_tasks detect at 80% power, alpha 0.05 two-sided, from baseline_rate
+    baseline_rate: float | None = None  # the baseline's mean per-task success over the common tasks
+    mde: float | None = None  # success-rate units; None with tasks: no increase up to 100% is detectable
+    underpowered: bool | None = None  # mde above 10 points (or None); None without a common task
 
 
 class ConfigMetrics(BaseModel):
@@ -166,9 +182,17 @@ def paired_difference(records: Iterable[EpisodeRecord], baseline: Iterable[Episo
         return PairedDiff(baseline=baseline_name, n_tasks=0)
     a = np.array([mine[t][0] / mine[t][1] for t in common])
     b = np.array([theirs[t][0] / theirs[t][1] for t in common])
+    here = [power.solved(*mine[t]) for t in common]
+    there = [power.solved(*theirs[t]) for t in common]
+    only_here = sum(x and not y for x, y in zip(here, there, strict=True))
+    only_there = sum(y and not x for x, y in zip(here, there, strict=True))
+    p0 = float(b.mean())
+    mde = power.minimum_detectable_effect(len(common), p0)
     return PairedDiff(
         baseline=baseline_name, n_tasks=len(common), diff=float(a.mean() - b.mean()),
         ci=bootstrap_interval((a, b), _mean_difference, **kwargs),
+        mcnemar_b=only_here, mcnemar_c=only_there, mcnemar_p=power.mcnemar_exact(only_here, only_there),
+        baseline_rate=p0, mde=mde, underpowered=power.is_underpowered(len(common), mde),
     )
 
 
@@ -287,6 +311,12 @@ def compute(records: Sequence[EpisodeRecord], configs: dict[str, dict], run: dic
             "success_ci": "percentile bootstrap over tasks (cluster): resample task ids, successes / episodes",
             "paired_difference": "percentile bootstrap over the tasks both configs have: per task mean success over "
             "repeats, difference of the means (config minus baseline)",
+            "mcnemar": "exact two-sided binomial test of b in b + c at 1/2 over the common tasks (b: only the config "
+            "solved the task, c: only the baseline did; solved: mean success over the task's repeats > 0.5)",
+            "mde": f"minimum detectable increase at {power.POWER:.0%} power, alpha {power.ALPHA} two-sided, for the "
+            "common tasks and the baseline's rate on them: Connor (1987) paired-design sample size with the "
+            "discordance implied by independent outcomes, psi = p0 (1 - p1) + p1 (1 - p0)",
+            "underpowered_above": power.UNDERPOWERED_MDE,
             "confidence": CONFIDENCE, "n_resamples": kwargs.get("n_resamples", N_RESAMPLES),
             "seed": kwargs.get("seed", BOOTSTRAP_SEED), "errors": "excluded from rates and means, counted as n_error",
         },  # fmt: skip

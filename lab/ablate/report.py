@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lab.ablate import power
 from lab.ablate.metrics import ConfigMetrics, RunMetrics, compute
 from lab.ablate.records import FAILURE_MODES, read_configs, read_records, read_run
 
@@ -66,6 +67,29 @@ def diff_cell(m: ConfigMetrics, baseline: str | None) -> str:
     return f"{signed(m.diff.diff)} {ci} (n={m.diff.n_tasks})"
 
 
+def mcnemar_cell(m: ConfigMetrics) -> str:
+    """McNemar's exact p and the discordant tasks (b: only this config solved, c: only the baseline)."""
+    if m.diff is None or not m.diff.n_tasks or m.diff.mcnemar_p is None:
+        return "-"
+    p = m.diff.mcnemar_p
+    return f"{f'{p:.3f}' if p >= 0.001 else '<0.001'} ({m.diff.mcnemar_b}/{m.diff.mcnemar_c})"
+
+
+UNDERPOWERED = "underpowered"
+
+
+def mde_cell(m: ConfigMetrics) -> str:
+    """The minimum detectable effect (pp, 80% power) and the `underpowered` label when it is above 10 points."""
+    d = m.diff
+    if d is None or not d.n_tasks:
+        return "-"
+    if d.mde is None:
+        text = f"> {100 * (1 - (d.baseline_rate or 0.0)):.1f}"  # not even a jump to 100% is detectable
+    else:
+        text = f"{100 * d.mde:.1f}"
+    return f"{text} {UNDERPOWERED}" if d.underpowered else text
+
+
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -77,16 +101,21 @@ def md_table(header: list[str], rows: list[list[object]]) -> str:
 
 
 # ---- tables ----------------------------------------------------------------------------------------------
+MCNEMAR = "McNemar p (b/c)"
+MDE = "MDE at 80% power (pp)"
+
+
 def main_table(metrics: RunMetrics) -> str:
     """One row per config: counts, success with CI, paired difference, pass@R/all-R, costs, errors."""
     repeated = metrics.repeats > 1
-    header = ["config", "n", "tasks", "success %", "95% CI", "diff vs baseline (pp) [95% CI]"]
+    header = ["config", "n", "tasks", "success %", "95% CI", "diff vs baseline (pp) [95% CI]", MCNEMAR, MDE]
     header += [f"pass@{metrics.repeats} %", f"all-{metrics.repeats} %"] if repeated else []
     header += ["steps", "tool errors", "prompt tok", "completion tok", "wall s", "retrieval ms", "errors"]
     rows = []
     for m in metrics.overall:
         mean = m.means
-        row: list[object] = [m.config, m.n, m.n_tasks, pct(m.success_rate), interval(m.ci), diff_cell(m, metrics.baseline)]
+        row: list[object] = [m.config, m.n, m.n_tasks, pct(m.success_rate), interval(m.ci), diff_cell(m, metrics.baseline),
+                             mcnemar_cell(m), mde_cell(m)]  # fmt: skip
         row += [pct(m.pass_at_r), pct(m.all_r)] if repeated else []
         row += [
             _num(mean, "model_calls", 1), _num(mean, "tool_errors", 2), _num(mean, "prompt_tokens", 0),
@@ -101,9 +130,10 @@ def _num(values: dict[str, float], key: str, digits: int) -> str:
 
 
 def breakdown_table(name: str, groups: dict[str, list[ConfigMetrics]], baseline: str | None) -> str:
-    header = [name, "config", "n", "tasks", "success %", "95% CI", "diff vs baseline (pp) [95% CI]", "errors"]
+    header = [name, "config", "n", "tasks", "success %", "95% CI", "diff vs baseline (pp) [95% CI]", MCNEMAR, MDE, "errors"]
     rows = [
-        [value, m.config, m.n, m.n_tasks, pct(m.success_rate), interval(m.ci), diff_cell(m, baseline), m.n_error]
+        [value, m.config, m.n, m.n_tasks, pct(m.success_rate), interval(m.ci), diff_cell(m, baseline), mcnemar_cell(m), mde_cell(m),
+         m.n_error]
         for value, table in groups.items()
         for m in table
     ]
@@ -133,6 +163,13 @@ def markdown(metrics: RunMetrics, report: Report, run_dir: Path) -> str:
         f"95% CIs: percentile bootstrap over tasks ({metrics.method['n_resamples']} resamples, seed {metrics.method['seed']}). "
         "The difference against the baseline is paired: only tasks both configs have, per task the mean over repeats "
         "(percentage points, config minus baseline)."
+        " Beside it: McNemar's exact test on the per-task outcomes (a task is solved when its mean success over its repeats "
+        "is above 0.5; b = tasks only the config solved, c = tasks only the baseline solved; two-sided exact binomial p of b "
+        "in b + c at 1/2), and the minimum detectable effect: the smallest increase over the baseline's rate that this many "
+        f"tasks detect at {power.POWER:.0%} power, alpha {power.ALPHA} two-sided (McNemar sample size, Connor 1987, with "
+        "the discordance of independent outcomes). A comparison whose MDE is above "
+        f"{100 * power.UNDERPOWERED_MDE:.0f} points is marked `{UNDERPOWERED}` (hatched, faded bars and hollow points in "
+        "the plots): a difference it does not show may still be there."
         + (f" pass@{r} / all-{r}: share of tasks (with all {r} repeats free of errors) where any / every repeat succeeded." if r > 1 else ""),
         "",
         "## Per config",
@@ -181,6 +218,19 @@ def _errors(rows: list[ConfigMetrics]) -> list[list[float]]:
     return [low, high]
 
 
+UNDERPOWERED_LABEL = f"underpowered vs baseline (MDE > {100 * power.UNDERPOWERED_MDE:.0f} pp)"
+
+
+def _underpowered(m: ConfigMetrics) -> bool:
+    return bool(m.diff is not None and m.diff.underpowered)
+
+
+def _bar_group(m: ConfigMetrics, baseline: str | None) -> str:
+    if m.config == baseline:
+        return "baseline"
+    return "underpowered" if _underpowered(m) else "config"
+
+
 def plot_success(metrics: RunMetrics) -> tuple[Any | None, str]:
     rows = [m for m in metrics.overall if m.success_rate is not None]
     if not rows:
@@ -189,10 +239,15 @@ def plot_success(metrics: RunMetrics) -> tuple[Any | None, str]:
     ax = fig.add_subplot()
     x = list(range(len(rows)))
     rates = [100 * (m.success_rate or 0.0) for m in rows]
-    for is_base, label, color in ((False, "success rate", "tab:blue"), (True, f"baseline ({metrics.baseline})", "tab:orange")):
-        picked = [i for i, m in enumerate(rows) if (m.config == metrics.baseline) == is_base]
+    groups = (
+        ("config", "success rate", {"color": "tab:blue"}),
+        ("underpowered", UNDERPOWERED_LABEL, {"color": "tab:blue", "alpha": 0.4, "hatch": "//", "edgecolor": "tab:blue"}),
+        ("baseline", f"baseline ({metrics.baseline})", {"color": "tab:orange"}),
+    )
+    for group, label, style in groups:
+        picked = [i for i, m in enumerate(rows) if _bar_group(m, metrics.baseline) == group]
         if picked:
-            ax.bar(picked, [rates[i] for i in picked], color=color, label=label)
+            ax.bar(picked, [rates[i] for i in picked], label=label, **style)
     ax.errorbar(x, rates, yerr=_errors(rows), fmt="none", ecolor="black", capsize=4, label="95% bootstrap CI")
     ax.set_xticks(x, [m.config for m in rows], rotation=30, ha="right")
     ax.set_ylim(0, 100)
@@ -255,11 +310,19 @@ def plot_success_vs_k(metrics: RunMetrics) -> tuple[Any | None, str]:
 
 def _rate_lines(ax: Any, lines: dict[str, list[tuple[int, ConfigMetrics]]], xticks: list[int], dodge: float = 0.0) -> None:
     """One success-rate line with CI bars per label, side by side by `dodge` where x values coincide."""
+    weak = False
     for i, (label, points) in enumerate(lines.items()):
         rows = [m for _, m in points]
         offset = (i - (len(lines) - 1) / 2) * dodge
-        ax.errorbar([x + offset for x, _ in points], [100 * (m.success_rate or 0.0) for m in rows], yerr=_errors(rows),
-                    marker="o", capsize=4, label=label)  # fmt: skip
+        xs, ys = [x + offset for x, _ in points], [100 * (m.success_rate or 0.0) for m in rows]
+        bars = ax.errorbar(xs, ys, yerr=_errors(rows), marker="o", capsize=4, label=label)
+        hollow = [(x, y) for x, y, m in zip(xs, ys, rows, strict=True) if _underpowered(m)]
+        if hollow:  # an underpowered comparison against the baseline: a hollow point over the filled one
+            weak = True
+            ax.plot(*zip(*hollow, strict=True), linestyle="none", marker="o", markersize=8, markerfacecolor="white",
+                    markeredgecolor=bars.lines[0].get_color(), markeredgewidth=1.5, zorder=3)  # fmt: skip
+    if weak:
+        ax.plot([], [], linestyle="none", marker="o", markersize=8, markerfacecolor="white", markeredgecolor="0.3", label=UNDERPOWERED_LABEL)
     ax.set_xticks(xticks)
     ax.set_ylim(0, 100)
     ax.set_ylabel("success rate (% of episodes)")
