@@ -26,7 +26,8 @@ import httpx
 import seeds
 from lab.ablate.grid import AblationGrid
 from lab.ablate.records import read_records
-from lab.ablate.runner import SERVER_FILE, AblationRun, server_root
+from lab.ablate.runner import SERVER_FILE, AblationRun, local_servers, machine_record, server_root
+from casebank.config import Settings
 from casebank.tasks import load_tasks
 
 
@@ -75,17 +76,20 @@ def main() -> None:
     parser.add_argument("--llm-url", default="http://127.0.0.1:8001/v1")
     parser.add_argument("--tasks", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--model", default=None, help="the served model the config uses (default: the first the server lists)")
     parser.add_argument("--strategy", default="dense", help="retrieval of the one config (dense: the default in-context config)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ablate_throughput.json"))
     args = parser.parse_args()
     tasks = sorted((t for t in load_tasks(seeds.EVAL_DIR) if t.level == 1), key=lambda t: t.id)[: args.tasks]
-    grid = AblationGrid(configs=[{"name": args.strategy, "strategy": args.strategy, "k": 0 if args.strategy == "none" else 4}])
+    model = args.model or httpx.get(f"{args.llm_url}/models", timeout=30).json()["data"][0]["id"]
+    grid = AblationGrid(configs=[{"name": args.strategy, "model": model, "strategy": args.strategy, "k": 0 if args.strategy == "none" else 4}])
     with tempfile.TemporaryDirectory() as tmp:
         seq = half(grid, tasks, args.llm_url, 1, Path(tmp))
         par = half(grid, tasks, args.llm_url, args.concurrency, Path(tmp))
     ratio = par["episodes_per_min"] / seq["episodes_per_min"] if seq["episodes_per_min"] else None
     config = grid.expand()[0]
-    result = {"config": {"name": config.name, "hash": config.content_hash, "harness": config.harness.model_dump(mode="json")},
+    result = {"config": {"name": config.name, "model": config.model, "hash": config.content_hash, "harness": config.harness.model_dump(mode="json")},
+              "machine": machine_record(), "servers": local_servers(args.llm_url, Settings().data_dir),
               "tasks": [t.id for t in tasks], "sequential": seq, "concurrent": par, "throughput_ratio": round(ratio, 2) if ratio else None}
     print(f"{'':12}{'episodes':>9}{'wall s':>9}{'ep/min':>9}{'prefix hit':>11}{'prefill s':>10}{'decode s':>10}{'LLM s':>9}")
     for row in (seq, par):

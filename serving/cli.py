@@ -169,7 +169,7 @@ def _start_llm(settings: Any, bank_settings: Any, llm_port: int, model_path: Pat
 
         console.print("[dim]preparing the bundled model ...[/dim]")
         model_path = ensure_default_model(bank_settings.data_dir)
-    max_lora_rank = check_loras(loras)  # each adapter's sha256 against its manifest; a mismatch stops here
+    max_lora_rank = check_loras(loras, base=model_path.name)  # sha256 and base model against its manifest; a mismatch stops here
     cfg = llm_server.ServerConfig(model=model_path, served_model_name=settings.llm_model, port=llm_port,
                                   data_dir=bank_settings.data_dir, lora_modules=loras, max_lora_rank=max_lora_rank, api_key=None)
     try:

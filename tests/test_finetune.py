@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+import typer
 from conftest import REPO
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -51,7 +52,7 @@ from lab.finetune.train import (
     last_complete_checkpoint,
     weights_sha256,
 )
-from casebank.llm.model_files import ensure_default_model, sha256_file
+from casebank.llm.model_files import DEFAULT_MODEL_NAME, ensure_default_model, sha256_file
 from serving.app import create_app
 from serving.config import ServerSettings, default_profiles
 from serving.testing import serve
@@ -149,7 +150,7 @@ def test_loss_falls_on_assistant_turns_only(tokenizer: Any) -> None:
 def test_every_seed_masks_one_span_per_assistant_turn(tokenizer: Any) -> None:
     records = load_records(seeds.SEEDS_FILE)
     assert len(records) == seeds.SEED_COUNT
-    total = loss = 0
+    total = loss = longest = 0
     tokens = MaskTokens.of(tokenizer)
     for record in records:
         encoded = encode(tokenizer, record, tokens)
@@ -157,6 +158,9 @@ def test_every_seed_masks_one_span_per_assistant_turn(tokenizer: Any) -> None:
         assert len(spans) == sum(m["role"] == "assistant" for m in record["messages"])
         assert all(span[-1] == tokens.im_end for span in spans)
         total, loss = total + len(encoded["input_ids"]), loss + sum(encoded["assistant_masks"])
+        longest = max(longest, len(encoded["input_ids"]))
+    # whole trajectories: no CPU preset truncates a seed (the 1.5B shares the 0.5B's tokenizer, Qwen2.5)
+    assert all(longest <= load_config(p).max_length for p in ("cpu", "cpu-1.5b")), longest
     print(f"all {len(records)} seeds: {loss} of {total} tokens carry loss ({loss / total:.1%})")
 
 
@@ -165,6 +169,9 @@ def test_presets_and_a_bad_file_name_its_line(tmp_path: Path) -> None:
     cpu, gpu = load_config("cpu"), load_config("gpu")
     # the cpu preset leaves the dtype to the machine (casebank.llm.cpu); the gpu preset names bf16
     assert cpu.dtype is None and cpu.top_layers and gpu.dtype == "bfloat16" and gpu.epochs >= cpu.epochs
+    # the 1.5B's cpu preset: the same recipe on half of its 28 layers, the dtype the machine's too
+    big = load_config("cpu-1.5b")
+    assert big.dtype is None and big.top_layers == 14 and big.model_dump(exclude={"top_layers", "preset"}) == cpu.model_dump(exclude={"top_layers", "preset"})
     assert load_config("gpu", overrides={"method": "full", "learning_rate": 1e-5}).method == "full"
     bad = tmp_path / "ft.yaml"
     bad.write_text("# mine\nepochs: 2\nrank: 0\n")
@@ -389,4 +396,7 @@ def test_serve_start_llm_picks_up_the_data_dirs_adapter(served_adapter_dir: Path
     loras = _loras(None, Settings(data_dir=served_adapter_dir.parent.parent))
     assert loras == {ADAPTER_NAME: served_adapter_dir}
     assert check_loras(loras) == 8  # rank 4 -> vLLM's smallest --max-lora-rank that serves it
+    assert check_loras(loras, base=DEFAULT_MODEL_NAME) == 8  # trained on the default model: served on it
+    with pytest.raises(typer.BadParameter, match=f"was trained on {DEFAULT_MODEL_NAME}; this server serves qwen2.5-coder-1.5b-instruct"):
+        check_loras(loras, base="qwen2.5-coder-1.5b-instruct")  # an adapter of the 0.5B does not fit the 1.5B
     assert _loras([f"mine={served_adapter_dir}"], Settings(data_dir=served_adapter_dir)) == {"mine": served_adapter_dir}

@@ -3,7 +3,7 @@
 A decode step reads every weight once and yields one token per running request, so with W bytes of
 weights and B bytes/s of memory bandwidth, c concurrent requests cannot exceed c * B / W tokens/s in all
 (KV-cache reads only lower it). W = parameters (counted from the served model's safetensors headers) x
-bytes per parameter of the served dtype (vLLM's CPU build serves float32; `--llm-dtype` to say otherwise);
+bytes per parameter of the served dtype (on CPU the machine's, casebank.llm.cpu; `--llm-dtype` to say otherwise);
 B is measured in the same run with a numpy copy (bytes read + bytes written, all cores at once).
 """
 
@@ -125,9 +125,12 @@ def weight_bytes(
             if (folder / "config.json").is_file()
             else {}
         )
-        dtype = (
-            str(config.get("dtype") or config.get("torch_dtype") or "float16") if gpu else "float32"
-        )  # casebank.llm.server: CPU serves float32
+        if gpu:
+            dtype = str(config.get("dtype") or config.get("torch_dtype") or "float16")
+        else:  # casebank.llm.server serves the CPU's dtype (casebank.llm.cpu) unless told otherwise
+            from casebank.llm.cpu import cpu_dtype
+
+            dtype = cpu_dtype()
     per = DTYPE_BYTES[dtype]
     return {
         "folder": str(folder),

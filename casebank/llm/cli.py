@@ -100,11 +100,13 @@ def parse_loras(items: list[str]) -> dict[str, Path]:
     return loras
 
 
-def check_loras(loras: dict[str, Path], max_lora_rank: int | None = None) -> int | None:
+def check_loras(loras: dict[str, Path], max_lora_rank: int | None = None, base: str | None = None) -> int | None:
     """Verify each adapter against its manifest's sha256 (casebank.llm.adapters) before vLLM sees it, and
     return the --max-lora-rank that serves them all (vLLM takes only 1, 8, 16, 32, ...; an adapter above the
-    flag's rank fails at load). An adapter without a casebank manifest (made elsewhere) is served unchecked,
-    with a warning. A mismatch or a rank above `max_lora_rank` is a BadParameter naming the file."""
+    flag's rank fails at load). `base`: the served model's folder name, which the manifest's base_model must
+    be (an adapter of the 0.5B does not fit the 1.5B). An adapter without a casebank manifest (made elsewhere)
+    is served unchecked, with a warning. A mismatch or a rank above `max_lora_rank` is a BadParameter naming
+    the file."""
     from casebank.llm.adapters import MANIFEST_FILE, AdapterError, adapter_rank, verify_adapter, vllm_max_lora_rank
 
     if not loras:
@@ -113,7 +115,10 @@ def check_loras(loras: dict[str, Path], max_lora_rank: int | None = None) -> int
     for name, folder in loras.items():
         try:
             if (folder / MANIFEST_FILE).is_file():
-                verify_adapter(folder)
+                manifest = verify_adapter(folder)
+                if base is not None and manifest.base_model != base:
+                    raise AdapterError(f"{folder} was trained on {manifest.base_model}; this server serves {base} "
+                                       f"(serve it with --model {manifest.base_model})")
             else:
                 err.print(f"[yellow]warning:[/yellow] {escape(str(folder))} has no {MANIFEST_FILE}: its files are not checked")
             ranks.append(adapter_rank(folder))
@@ -177,7 +182,6 @@ def serve(
 
     data_dir = _data_dir(data_dir)
     loras = parse_loras(lora)
-    max_lora_rank = check_loras(loras, max_lora_rank)
     parallel = [tensor_parallel_size, pipeline_parallel_size, data_parallel_size, distributed_executor_backend]
     if any(v is not None for v in parallel) and device != "gpu":
         from casebank.llm.server import detect_device
@@ -188,12 +192,14 @@ def serve(
             raise typer.Exit(2)
     if model is None or model in MODELS:
         bundled = model or DEFAULT_MODEL_NAME
-        folder = _prepare(data_dir, None, keep_gguf=False, name=bundled)
+        # a given --dtype: the weights converted in it too (a run pinned to one dtype stays in it on any machine)
+        folder = _prepare(data_dir, dtype if dtype in ("float32", "bfloat16") else None, keep_gguf=False, name=bundled)
         name = name or bundled
     else:
         folder = Path(model)
         if not folder.exists():
             raise typer.BadParameter(f"model folder not found: {model} (bundled models: {', '.join(MODELS)})", param_hint="--model")
+    max_lora_rank = check_loras(loras, max_lora_rank, base=folder.name)
     cfg = ServerConfig(
         model=folder.resolve(),
         served_model_name=name or folder.name,

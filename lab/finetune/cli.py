@@ -21,12 +21,13 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @finetune_app.command()
 def finetune(
-    preset: Annotated[str | None, typer.Option(help="cpu or gpu (lab/finetune/presets/); default: gpu when CUDA is seen.")] = None,
+    preset: Annotated[str | None, typer.Option(help="cpu, cpu-1.5b or gpu (lab/finetune/presets/); default: gpu when CUDA is seen, else cpu.")] = None,
     config_file: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file of FinetuneConfig fields, over the preset.")] = None,
     from_: Annotated[Path | None, typer.Option("--from", help="Case file to train on; default: the 78 bundled seeds.")] = None,
     fmt: Annotated[Literal["casebank", "limi"], typer.Option("--format", help="Format of --from.")] = "casebank",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder; default: DATA_DIR/adapters/casebank-ft.")] = None,
-    base_model: Annotated[Path | None, typer.Option(help="HF model folder; default: the bundled model (casebank llm prepare).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Bundled model to train (casebank llm prepare --model); default: the default model.")] = None,
+    base_model: Annotated[Path | None, typer.Option(help="HF model folder, in place of --model.")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="casebank data dir (default: CASEBANK_DATA_DIR or ./.casebank).")] = None,
     method: Annotated[Literal["lora", "full"] | None, typer.Option(help="lora or full.")] = None,
     rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
@@ -75,7 +76,9 @@ def finetune(
     if print_config:
         console.print(dump_config(config), end="", markup=False, highlight=False)
         return
-    _train(config, from_, fmt, out, base_model, _data_dir(data_dir), restart, keep_checkpoints)
+    if model is not None and base_model is not None:
+        raise _fail("--model and --base-model: give one")
+    _train(config, from_, fmt, out, model, base_model, _data_dir(data_dir), restart, keep_checkpoints)
 
 
 def _default_preset() -> str:
@@ -87,7 +90,7 @@ def _default_preset() -> str:
         return "cpu"
 
 
-def _train(config, from_, fmt, out, base_model, data_dir, restart, keep_checkpoints) -> None:
+def _train(config, from_, fmt, out, model, base_model, data_dir, restart, keep_checkpoints) -> None:
     from casebank.casefile import CaseFileError
     from casebank.llm.adapters import ADAPTER_NAME
     from lab.finetune.train import FinetuneError, finetune
@@ -98,7 +101,7 @@ def _train(config, from_, fmt, out, base_model, data_dir, restart, keep_checkpoi
     if not data_file.is_file():
         raise _fail(f"--from: no such file: {data_file}")
     if base_model is None:
-        base_model = _prepare(data_dir, "float32", keep_gguf=False)
+        base_model = _prepare(data_dir, None, keep_gguf=False, name=model)  # the folder vLLM serves, in any dtype
     elif not (base_model / "config.json").is_file():
         raise _fail(f"--base-model: {base_model} is not a Hugging Face model folder (no config.json)")
     out = out or Path(data_dir) / "adapters" / ADAPTER_NAME
