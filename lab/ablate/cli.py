@@ -10,20 +10,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from casebank.config import Settings
+from casebank.console import fail as _fail
 from lab.ablate.plan import DEFAULT_BASELINE_RATE
 
 ablate_app = typer.Typer(help="Ablations.")
 console = Console()
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}")
-    return typer.Exit(2)
 
 
 @ablate_app.command("ablate")

@@ -275,19 +275,14 @@ def build(
                         if kept >= n_want or tried >= cap_here:
                             break
                         tried += 1
-                        reason = _drop_reason(task, vec, kept_prints, kept_ids, kept_vecs, refs)
+                        near = _nearest(vec, kept_ids, kept_vecs, refs)
+                        reason = _drop_reason(task, near, kept_prints)
                         if reason:
                             result.drops.append(Drop(task.id, reason))
                             continue
-                        for label, ref in refs:
-                            other, cos = ref.nearest(vec)
-                            if other and (best[label] is None or cos > best[label].cosine):
+                        for label, (other, cos) in near.items():
+                            if best[label] is None or cos > best[label].cosine:
                                 best[label] = Nearest(task.id, other, cos)
-                        if kept_ids:
-                            sims = kept_vecs @ vec
-                            i = int(sims.argmax())
-                            if best["kept"] is None or float(sims[i]) > best["kept"].cosine:
-                                best["kept"] = Nearest(task.id, kept_ids[i], float(sims[i]))
                         kept_prints[fingerprint(task)] = task.id
                         kept_ids.append(task.id)
                         kept_vecs = np.vstack([kept_vecs, vec[None, :]])
@@ -308,23 +303,29 @@ def build(
     return result
 
 
-def _drop_reason(task: Task, vec: np.ndarray, prints: dict[str, str], kept_ids: list[str], kept_vecs: np.ndarray,
-                 refs: list[tuple[str, _Reference]]) -> str | None:
-    if (same := prints.get(fingerprint(task))) is not None:
-        return f"duplicate of {same}"
-    near: list[tuple[float, str]] = []
+def _nearest(vec: np.ndarray, kept_ids: list[str], kept_vecs: np.ndarray,
+             refs: list[tuple[str, _Reference]]) -> dict[str, tuple[str, float]]:
+    """label ("kept", "seed", "ladder task") -> (the nearest task's id, its cosine to `vec`), in that order;
+    a label without tasks is left out."""
+    near: dict[str, tuple[str, float]] = {}
     if kept_ids:
         sims = kept_vecs @ vec
         i = int(sims.argmax())
-        near.append((float(sims[i]), kept_ids[i]))
+        near["kept"] = (kept_ids[i], float(sims[i]))
     for label, ref in refs:
         other, cos = ref.nearest(vec)
         if other:
-            near.append((cos, f"{label} {other}"))
-    if near:
-        cos, other = max(near, key=lambda x: x[0])
+            near[label] = (other, cos)
+    return near
+
+
+def _drop_reason(task: Task, near: dict[str, tuple[str, float]], prints: dict[str, str]) -> str | None:
+    if (same := prints.get(fingerprint(task))) is not None:
+        return f"duplicate of {same}"
+    if near:  # the first of the nearest, in _nearest's order, at the highest cosine
+        label, (other, cos) = max(near.items(), key=lambda item: item[1][1])
         if cos >= LEAKAGE_THRESHOLD:
-            return f"cosine {cos:.3f} to {other}"
+            return f"cosine {cos:.3f} to {other if label == 'kept' else f'{label} {other}'}"
     return None
 
 

@@ -10,13 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from casebank.console import console, err, progress
+from casebank.console import fail as _fail
 
 __all__ = ["generate"]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}")
-    return typer.Exit(code)
 
 
 def generate(
