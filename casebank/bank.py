@@ -14,7 +14,10 @@ stale and the near-duplicate check let a second copy in. The design, enforced he
 - every write happens under `locked()`: a thread lock plus `fcntl.flock` on `<data_dir>/bank.lock`,
   so the dedup check and its write, and the usage counters' read-modify-write, are one step across
   processes (no lost counter updates, no duplicates);
-- every locked section ends by bumping a counter in `<data_dir>/bank.version` (written atomically);
+- every locked section ends by bumping a counter in `<data_dir>/bank.version` (written atomically; on a
+  Chroma server with Postgres, a row every replica reads, see below), and the process remembers which ids
+  its own sections touched (`changes_since`), so the retriever brings its candidate ids and BM25 index up to
+  date without listing the collection; a write by anyone else makes it list once;
 - before each retrieval or read (`get`, `all`, `count`) and at the start of each locked section, the
   bank compares that counter with the one it last saw and, when another process has written, reopens
   its Chroma client (a new Chroma system for the path, so the HNSW index is loaded afresh from disk
@@ -26,7 +29,8 @@ Chroma has no transactions. So on a server `locked()` takes a lock the writers s
 - with `checkpoint_url` (Postgres, as API replicas have) a Postgres advisory lock keyed by the collection
   name, on one connection per bank: a waiter polls `pg_try_advisory_lock` (see `wait_for_advisory_lock`:
   it is never left inside a long statement) until the other replica lets go, and a replica killed while
-  holding it loses its connection, which releases the lock;
+  holding it loses its connection, which releases the lock; the write counter is a row of
+  `casebank_bank_versions`, bumped under that lock;
 - without it, the same `fcntl` lock on `<data_dir>/bank.lock` (processes on one machine and data dir).
 Writers are serialised per bank; readers (retrieval) never wait. docs/scale.md has the measurements.
 
@@ -47,7 +51,7 @@ import os
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,6 +72,8 @@ EMBED_BATCH = 128  # texts per embedder call (sorted by length first; the model 
 LOCK_FILE = "bank.lock"
 VERSION_FILE = "bank.version"
 BANK_LOCK = "casebank:bank:"  # + the collection name: the advisory lock's name on Postgres
+CHANGE_LOG = 1024  # this process's last writes whose touched ids the retriever can apply (older: it lists)
+VERSIONS_TABLE = "casebank_bank_versions"  # the write counters on Postgres: (name, version)
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +94,12 @@ class BankStats(BaseModel):
     median_tokens: int
     max_tokens: int
     retrieved_total: int
+    hnsw: dict[str, Any] = {}  # the dense index's parameters, as the retrievable collection was built
+
+
+def hnsw_settings(collection: Any) -> dict[str, Any]:
+    """A collection's HNSW configuration as Chroma stores it ({} when it has none)."""
+    return dict((collection.configuration or {}).get("hnsw") or {})
 
 
 def make_client(settings: Settings) -> Any:
@@ -167,13 +179,16 @@ def _first_value(row: Any) -> Any:
 
 
 class PostgresLock:
-    """A Postgres advisory lock on a connection of its own. Used under the bank's thread lock only, so one
-    connection serves the whole process; it is opened on first use and again after it broke (a Postgres
-    restart drops the connection and, with it, any lock it held)."""
+    """A Postgres advisory lock on a connection of its own, and the bank's write counter beside it. The lock
+    is used under the bank's thread lock only, so one connection serves the whole process; it is opened on
+    first use and again after it broke (a Postgres restart drops the connection and, with it, any lock it
+    held). The counter is read on a second connection, by any thread."""
 
     def __init__(self, url: str, name: str):
-        self.url, self.key = url, advisory_key(name)
+        self.url, self.name, self.key = url, name, advisory_key(name)
         self._conn: Any = None
+        self._reader: Any = None
+        self._read_lock = threading.Lock()
 
     def _connection(self, fresh: bool = False) -> Any:
         import psycopg
@@ -202,9 +217,44 @@ class PostgresLock:
             except psycopg.Error:
                 log.warning("could not release the bank lock on Postgres; its connection is gone, and the lock with it")
 
+    def bump(self) -> int:
+        """Add one to the bank's write counter and return it. Called while the lock is held, on its connection."""
+        conn = self._connection()
+        _create_versions_table(conn)
+        row = conn.execute(f"INSERT INTO {VERSIONS_TABLE} (name, version) VALUES (%s, 1) ON CONFLICT (name) "
+                           f"DO UPDATE SET version = {VERSIONS_TABLE}.version + 1 RETURNING version", (self.name,)).fetchone()
+        return int(_first_value(row))
+
+    def version(self) -> int | None:
+        """The bank's write counter as every replica sees it (0 before the first write), on a connection of its
+        own (any thread, lock held or not); None when Postgres cannot be reached: the caller then lists."""
+        import psycopg
+
+        with self._read_lock:
+            try:
+                if self._reader is None or self._reader.closed or self._reader.broken:
+                    self._reader = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+                row = self._reader.execute(f"SELECT version FROM {VERSIONS_TABLE} WHERE name = %s", (self.name,)).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return 0
+            except psycopg.Error:
+                log.warning("could not read the bank's write counter on Postgres; retrieval lists the collection")
+                return None
+        return int(_first_value(row)) if row else 0
+
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        for conn in (self._conn, self._reader):
+            if conn is not None:
+                conn.close()
+
+
+def _create_versions_table(conn: Any) -> None:
+    import psycopg
+
+    try:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (name text PRIMARY KEY, version bigint NOT NULL)")
+    except psycopg.errors.UniqueViolation:  # another replica created it at the same moment
+        pass
 
 
 class CaseBank:
@@ -216,9 +266,13 @@ class CaseBank:
         self._thread_lock = threading.RLock()
         self._refresh_lock = threading.Lock()
         self._seen_version = self._read_version()  # read before opening: a write in between refreshes
+        self._changes: OrderedDict[int, frozenset[str] | None] = OrderedDict()  # version -> ids our write touched
+        self._touched: set[str] = set()  # in a locked section: the ids written so far
+        self._touched_all = False  # in a locked section: a write whose ids are not known (a reset)
         self._pg_lock = (PostgresLock(self.settings.checkpoint_url, BANK_LOCK + self.settings.collection)
                          if self.settings.chroma_url and self.settings.checkpoint_url else None)
         self.reopened = 0  # how many times another process's writes made this one reopen Chroma
+        self._warned: set[str] = set()  # collections whose HNSW settings differ from the settings', warned once
         self._connect()
         self._max_batch = int(self.client.get_max_batch_size())
         self.retriever = Retriever(self)
@@ -228,13 +282,32 @@ class CaseBank:
         self._open_collections()
 
     def _open_collections(self) -> None:
-        def open_(name: str) -> Any:
-            return self.client.get_or_create_collection(
-                name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}}
-            )
+        self.cases = self._open(self.settings.collection)
+        self.quarantine = self._open(self.settings.collection + "_quarantine")
 
-        self.cases = open_(self.settings.collection)
-        self.quarantine = open_(self.settings.collection + "_quarantine")
+    def _open(self, name: str) -> Any:
+        """A collection, created with the settings' HNSW parameters. An existing one keeps the M and
+        ef_construction it was built with (Chroma fixes them at creation; a warning names both); its
+        ef_search is set to the settings' when they differ."""
+        wanted = {"max_neighbors": self.settings.hnsw_m, "ef_construction": self.settings.hnsw_ef_construction,
+                  "ef_search": self.settings.hnsw_ef_search}
+        collection = self.client.get_or_create_collection(
+            name, embedding_function=self._ef, configuration={"hnsw": {"space": "cosine", **wanted}}
+        )
+        built = hnsw_settings(collection)
+        if built.get("ef_search") != wanted["ef_search"]:
+            collection.modify(configuration={"hnsw": {"ef_search": wanted["ef_search"]}})
+        fixed = {key: built.get(key) for key in ("max_neighbors", "ef_construction")}
+        if fixed != {key: wanted[key] for key in fixed} and name not in self._warned:
+            self._warned.add(name)
+            log.warning("collection %s was built with HNSW %s; the settings ask for %s, which only a new collection "
+                        "gets (docs/scale.md: rebuilding a bank)", name, fixed, {key: wanted[key] for key in fixed})
+        return collection
+
+    def hnsw(self) -> dict[str, Any]:
+        """The HNSW parameters the retrievable collection was built with (and its ef_search now)."""
+        return {key: value for key, value in hnsw_settings(self.cases).items()
+                if key in ("space", "max_neighbors", "ef_construction", "ef_search")}
 
     @property
     def embedder(self) -> Embedder:
@@ -246,16 +319,14 @@ class CaseBank:
         return not self.settings.chroma_url
 
     def _read_version(self) -> int:
-        if not self._embedded:
-            return 0
         try:
             return int((Path(self.settings.data_dir) / VERSION_FILE).read_text() or 0)
         except (FileNotFoundError, ValueError):
             return 0
 
-    def _bump_version(self) -> None:
-        """Tell other processes this one wrote. Called under the file lock, so increments never race;
-        written by rename, so a reader never sees half a number."""
+    def _bump_version(self) -> int:
+        """Tell other processes this one wrote; the new count. Called under the file lock, so increments never
+        race; written by rename, so a reader never sees half a number."""
         data_dir = Path(self.settings.data_dir)
         with self._refresh_lock:
             version = self._read_version() + 1
@@ -264,6 +335,36 @@ class CaseBank:
                 fh.write(str(version))
             os.replace(tmp, data_dir / VERSION_FILE)
             self._seen_version = version
+        return version
+
+    def version(self) -> int | None:
+        """The bank's write counter, bumped by every locked section of every writer: on a Chroma server with
+        Postgres its row there, else `<data_dir>/bank.version`. One small read; None: Postgres unreachable."""
+        return self._pg_lock.version() if self._pg_lock is not None else self._read_version()
+
+    def changes_since(self, version: int, now: int) -> frozenset[str] | None:
+        """The ids that the writes after `version`, up to `now`, touched (added, changed or deleted), when every
+        one of those writes was this process's and is still remembered (CHANGE_LOG); None otherwise."""
+        if not version <= now <= version + CHANGE_LOG:
+            return None
+        touched: set[str] = set()
+        with self._refresh_lock:
+            for v in range(version + 1, now + 1):
+                ids = self._changes.get(v)
+                if ids is None:
+                    return None
+                touched.update(ids)
+        return frozenset(touched)
+
+    def _touch(self, *ids: str) -> None:
+        """Remember ids this locked section writes (the retriever's views apply them)."""
+        self._touched.update(ids)
+
+    def _remember(self, version: int, touched: frozenset[str] | None) -> None:
+        with self._refresh_lock:
+            self._changes[version] = touched
+            while len(self._changes) > CHANGE_LOG:
+                self._changes.popitem(last=False)
 
     def refresh(self) -> bool:
         """Reopen Chroma when another process has written since this one last looked; True if it did."""
@@ -286,27 +387,36 @@ class CaseBank:
         """Serialise read-modify-write across threads and processes: a thread lock, plus a file lock
         (embedded bank, or a Chroma server without Postgres) or a Postgres advisory lock (a Chroma server
         shared by replicas), so a CLI and a server, or two API replicas, do not interleave their updates.
-        Embedded, the view inside is fresh (other processes' writes visible) and on leaving other
-        processes are told to refresh; a server's view is always fresh."""
-        with self._thread_lock:
-            if self._pg_lock is not None:
-                with self._pg_lock.held():
-                    yield
-                return
-            data_dir = Path(self.settings.data_dir)
-            data_dir.mkdir(parents=True, exist_ok=True)
-            with (data_dir / LOCK_FILE).open("a") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX)
-                try:
-                    if self._embedded:
-                        self.refresh()
-                    yield
-                finally:
-                    try:
-                        if self._embedded:
-                            self._bump_version()
-                    finally:
-                        fcntl.flock(fh, fcntl.LOCK_UN)
+        Embedded, the view inside is fresh (other processes' writes visible). On leaving, still under the
+        lock, the write counter is bumped (other processes refresh, and list again) and the ids the section
+        touched are remembered under the new count (this process's retriever applies them)."""
+        with self._thread_lock, self._writers_lock():
+            self._touched, self._touched_all = set(), False
+            failed = True
+            try:
+                yield
+                failed = False
+            finally:
+                version = self._pg_lock.bump() if self._pg_lock is not None else self._bump_version()
+                self._remember(version, None if failed or self._touched_all else frozenset(self._touched))
+
+    @contextmanager
+    def _writers_lock(self) -> Iterator[None]:
+        """The lock every writer of this bank shares: Postgres's advisory lock, or `fcntl` on the data dir."""
+        if self._pg_lock is not None:
+            with self._pg_lock.held():
+                yield
+            return
+        data_dir = Path(self.settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with (data_dir / LOCK_FILE).open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                if self._embedded:
+                    self.refresh()
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     # ---- storage -------------------------------------------------------------------------------
     def _prepare(self, target: Literal["cases", "quarantine"], rows: list[tuple[Case, dict[str, Any]]],
@@ -335,6 +445,7 @@ class CaseBank:
                 collection = getattr(self, batch.target)
                 before = get_by_ids(collection, batch.ids, ["documents", "metadatas", "embeddings"])
                 undo.append((batch, before))
+                self._touch(*batch.ids)
                 for start in range(0, len(batch.ids), self._max_batch):
                     end = start + self._max_batch
                     collection.upsert(ids=batch.ids[start:end], documents=batch.documents[start:end],
@@ -388,6 +499,7 @@ class CaseBank:
             for collection in (self.cases, self.quarantine):
                 if collection.get(ids=[case_id], include=[])["ids"]:
                     collection.delete(ids=[case_id])
+                    self._touch(case_id)
                     found = True
             return found
 
@@ -397,6 +509,7 @@ class CaseBank:
 
     def reset(self) -> None:
         with self.locked():
+            self._touched_all = True
             for collection in (self.cases, self.quarantine):
                 self.client.delete_collection(collection.name)
             self._open_collections()
@@ -412,6 +525,7 @@ class CaseBank:
             median_tokens=tokens[len(tokens) // 2],
             max_tokens=tokens[-1],
             retrieved_total=sum(c.usage.retrieved for c in cases),
+            hnsw=self.hnsw(),
         )
 
     # ---- write-back policy -----------------------------------------------------------------------
@@ -450,6 +564,7 @@ class CaseBank:
             # Write the keeper before deleting: a crash in between leaves two valid cases, never zero.
             self._write([_Batch("cases", [keep.id], [keep.task], [case_metadata(keep)], batch.embeddings)])
             self.cases.delete(ids=[old.id])
+        self._touch(keep.id, old.id)
         return WriteBackResult(action="merged", case_id=keep.id, dropped_id=drop.id, similarity=similarity)
 
     def record_usage(self, case_ids: Sequence[str], *, succeeded: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from casebank.models import Case, Usage
+from casebank.models import STORED, Case, Usage
 
 __all__ = ["CASE_JSON", "TAG_PREFIX", "case_from_record", "case_metadata"]
 
@@ -39,6 +39,11 @@ def case_metadata(case: Case) -> dict[str, Any]:
 
 
 def case_from_record(meta: dict[str, Any]) -> Case:
-    case = Case.model_validate_json(meta[CASE_JSON])
+    """The case a record holds. Its text is not scanned again (`STORED`: the bank checked every string when it
+    wrote the record); its id is still recomputed from the content, so a record edited behind the bank's back
+    fails here, as does one whose `cid` is not its case's id."""
+    case = Case.model_validate_json(meta[CASE_JSON], context=STORED)
+    if meta.get("cid", case.id) != case.id:
+        raise ValueError(f"record {meta.get('cid')!r} holds case {case.id!r}")
     case.usage = Usage(retrieved=int(meta.get("retrieved", 0)), retrieved_in_success=int(meta.get("retrieved_in_success", 0)))
     return case

@@ -58,6 +58,12 @@ class Settings(TomlAndEnvSettings):
         0.95, gt=0, le=1, description="Cosine similarity of task texts at or above which two successes are one case."
     )
     mmr_lambda: float = Field(0.5, ge=0, le=1)
+    # ---- the dense index (Chroma's HNSW). M and ef_construction are fixed when a collection is created (an
+    # existing bank keeps its own; `casebank stats` shows them, docs/scale.md says how to rebuild); ef_search
+    # is applied to an existing bank when it is opened. ----
+    hnsw_m: int = Field(16, ge=2, le=256, description="HNSW max_neighbors (M) of a new collection.")
+    hnsw_ef_construction: int = Field(100, ge=1, le=4096, description="HNSW ef_construction of a new collection.")
+    hnsw_ef_search: int = Field(100, ge=1, le=4096, description="HNSW ef_search: candidates a dense query explores.")
     # ---- several processes or machines (docs/scale.md) ----
     checkpoint_url: str | None = Field(
         None, description="postgresql://... : conversations checkpointed in Postgres, which also serialises bank writes "

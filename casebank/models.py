@@ -8,10 +8,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
-Source = Literal["seed", "writeback", "import"]
+Source = Literal["seed", "writeback", "import", "pool"]
 VerifiedBy = Literal["checker", "feedback", "seed", "none"]
 
 # One rule for every string that enters casebank, whether it comes from a chat, an import, the CLI or a
@@ -21,6 +21,16 @@ VerifiedBy = Literal["checker", "feedback", "seed", "none"]
 # pydantic's serialiser and Chroma give up a few hundred levels down.
 MAX_DEPTH = 64
 _BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
+
+# The validation context of the bank's own records on read (`Case.model_validate_json(..., context=STORED)`):
+# their text was checked when they were written, so reading skips the scan of every string (`check_value`,
+# most of a dense query's time at 100k cases), while the id is still checked against the content, which
+# catches a record changed behind the bank's back.
+STORED = {"stored": True}
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
 
 
 class TextError(ValueError):
@@ -88,9 +98,9 @@ class FunctionCall(BaseModel):
     arguments: dict[str, Any] | str = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _json_arguments_are_text(self) -> FunctionCall:
+    def _json_arguments_are_text(self, info: ValidationInfo) -> FunctionCall:
         # Arguments kept as a JSON string are parsed on export; escapes inside it must decode to text too.
-        if isinstance(self.arguments, str):
+        if isinstance(self.arguments, str) and not _stored(info):
             try:
                 parsed = json.loads(self.arguments)
             except (ValueError, RecursionError):
@@ -215,13 +225,15 @@ class Case(BaseModel):
         return sorted({t.strip() for t in tags if t.strip()})
 
     @model_validator(mode="after")
-    def _derive(self) -> Case:
-        check_value(self)  # before hashing: the hash encodes the text as UTF-8
+    def _derive(self, info: ValidationInfo) -> Case:
+        if not _stored(info):  # a stored record was checked when it was written (STORED)
+            check_value(self)  # before hashing: the hash encodes the text as UTF-8
         if not self.task:
             self.task = next((m.content or "" for m in self.messages if m.role == "user"), "")
         if not self.task.strip():
             raise ValueError("a case needs a task text (or a user message)")
-        self.stats = self.compute_stats()
+        if not _stored(info):  # stored stats were derived from this content when it was written
+            self.stats = self.compute_stats()
         # The id *is* the content: writes are idempotent and caches keyed by id can never be stale.
         expected = self.content_hash()
         if self.id and self.id != expected:

@@ -6,9 +6,12 @@ similarity, reciprocal-rank-fusion score, MMR objective; random scores 0).
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import random
+import threading
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import bm25s
@@ -32,6 +35,14 @@ class CaseSource(Protocol):
 
     @property
     def embedder(self) -> Embedder: ...
+
+    def version(self) -> int | None:
+        """The bank's write counter (every writer's, O(1) to read); None when it cannot be read."""
+        ...
+
+    def changes_since(self, version: int, now: int) -> frozenset[str] | None:
+        """The ids the writes after `version` up to `now` touched, or None when one of them is not known."""
+        ...
 
 RRF_K = 60  # the constant from Cormack et al.; damps the head of each list so both lists count
 
@@ -58,6 +69,9 @@ class RetrievalFilters(BaseModel):
 
 
 class RetrievedCase(BaseModel):
+    """A case and its rank. Built by the retriever with `model_construct`: validating it would run the case's
+    validators again (an after-validator runs even on an instance), the text scan the read path skips."""
+
     case: Case
     score: float
     rank: int
@@ -73,6 +87,7 @@ def _words(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", return_ids=False, show_progress=False)
 
 
+APPLY_MAX = 5000  # touched ids a view applies (one Chroma get each way); past that it lists the collection again
 GET_CHUNK = 5000  # ids per Chroma get: one get(ids=...) is one SQL statement, and SQLite refuses past 32,766 variables
 
 
@@ -90,15 +105,21 @@ def get_by_ids(collection: Any, ids: list[str], include: list[str]) -> dict[str,
 class _BM25Index:
     """A bm25s index over `ids`, plus the documents added since it was built (`extra`: id -> tokens), which
     are scored with the index's own statistics (document count, document frequencies, mean length) by
-    bm25s's Lucene formula, so their scores rank with the index's."""
+    bm25s's Lucene formula, so their scores rank with the index's. `gone`: indexed ids no longer candidates."""
 
     def __init__(self, ids: tuple[str, ...], index: Any, avgdl: float):
         self.ids, self.index, self.avgdl = ids, index, avgdl
         self.indexed = frozenset(ids)
         self.extra: dict[str, list[str]] = {}
+        self.gone: set[str] = set()
         indptr = np.asarray(index.scores["indptr"])
         # bm25s's score matrix has a column per token (its padding token "" may have none): df = entries per column
         self.df = {token: int(indptr[t + 1] - indptr[t]) for token, t in index.vocab_dict.items() if t + 1 < len(indptr)}
+
+    @property
+    def changed(self) -> int:
+        """Documents added or gone since the index was built."""
+        return len(self.extra) + len(self.gone)
 
     def score(self, query: list[str], doc: list[str]) -> float:
         n, k1, b = len(self.ids), self.index.k1, self.index.b
@@ -111,28 +132,110 @@ class _BM25Index:
         return total
 
 
+@dataclass
+class _View:
+    """What one filter sees: its candidate ids (sorted, and as a set) as of the bank's write counter `version`,
+    and the BM25 index over them once a BM25 query asked for it."""
+
+    version: int | None
+    ids: list[str]
+    members: set[str]
+    bm25: _BM25Index | None = None
+    pending: set[str] = field(default_factory=set)  # candidates since the BM25 index was built, not yet tokenised
+
+    def add(self, cid: str) -> None:
+        if cid in self.members:
+            return
+        self.members.add(cid)
+        bisect.insort(self.ids, cid)
+        if self.bm25 is not None:
+            if cid in self.bm25.indexed:
+                self.bm25.gone.discard(cid)
+            else:
+                self.pending.add(cid)
+
+    def remove(self, cid: str) -> None:
+        if cid not in self.members:
+            return
+        self.members.discard(cid)
+        del self.ids[bisect.bisect_left(self.ids, cid)]
+        self.pending.discard(cid)
+        if self.bm25 is not None:
+            self.bm25.extra.pop(cid, None)
+            if cid in self.bm25.indexed:
+                self.bm25.gone.add(cid)
+
+
 class Retriever:
-    # BM25 indexes are cached per filter. Ids are content hashes of the task text (the indexed document), so
-    # an id always means the same document: each query lists the candidate ids (cheap), scores the indexed
-    # ones still there, and scores documents written since (also by another process) beside the index.
-    BM25_CACHE_SIZE = 8
+    """Strategies over the bank. A query does not list the collection: each filter's candidate ids (what
+    `random` samples, what BM25 indexes) are kept in a `_View`, checked against the bank's write counter
+    (one small read) and brought up to date from the ids this process's writes touched (`changes_since`:
+    O(changes) Chroma reads). Only a write this process did not make (another process or replica, a reset)
+    lists the collection again. Ids are content hashes of the task text (the indexed document), so an id
+    always means the same document."""
+
+    VIEW_CACHE_SIZE = 8  # filters whose views are kept
     DELTA_MAX = 64  # documents written since an index was built that are scored beside it, not rebuilt
 
     def __init__(self, bank: CaseSource):
         self.bank = bank
-        self._bm25_cache: dict[str, _BM25Index] = {}
+        self._views: dict[str, _View] = {}
+        self._sizes: dict[str, tuple[int | None, int]] = {}  # collection name -> (write counter, count)
+        self._lock = threading.RLock()  # views and BM25 indexes change in place: one thread at a time
+        self.listings = 0  # how many times a view was built by listing the collections (tests, the bench)
 
     def _collections(self, filters: RetrievalFilters) -> list[Any]:
         return [self.bank.cases] if filters.success_only else [self.bank.cases, self.bank.quarantine]
 
-    def _pool(self, filters: RetrievalFilters, include: list[str]) -> dict[str, dict[str, Any]]:
-        """All candidate records passing the filters: id -> {document, metadata, ...}."""
-        pool: dict[str, dict[str, Any]] = {}
+    def _list(self, filters: RetrievalFilters) -> list[str]:
+        """All candidate ids passing the filters, sorted: O(bank size)."""
+        self.listings += 1
+        ids: set[str] = set()
         for collection in self._collections(filters):
-            got = collection.get(where=filters.where(), include=include)
-            for i, cid in enumerate(got["ids"]):
-                pool[cid] = {key: got[key][i] for key in include}
-        return dict(sorted(pool.items()))
+            ids.update(collection.get(where=filters.where(), include=[])["ids"])
+        return sorted(ids)
+
+    def _view(self, filters: RetrievalFilters) -> _View:
+        """The filter's view, current as of the bank's write counter read now."""
+        key = json.dumps([filters.success_only, filters.where()], sort_keys=True, default=str)
+        now = self.bank.version()
+        view = self._views.get(key)
+        if view is not None and (now is None or view.version is None or now != view.version):
+            touched = None if now is None or view.version is None else self.bank.changes_since(view.version, now)
+            if touched is None or len(touched) > APPLY_MAX:
+                view = None
+            else:
+                self._apply(view, touched, filters)
+                view.version = now
+        if view is None:
+            if len(self._views) >= self.VIEW_CACHE_SIZE:
+                self._views.clear()
+            ids = self._list(filters)  # after reading `now`: a write in between is applied again next time
+            self._views[key] = view = _View(now, ids, set(ids))
+        return view
+
+    def _apply(self, view: _View, touched: frozenset[str], filters: RetrievalFilters) -> None:
+        """Bring a view up to date with the ids some writes touched: each is a candidate now or it is not."""
+        if not touched:
+            return
+        present: set[str] = set()
+        where = {"$and": [filters.where(), {"cid": {"$in": sorted(touched)}}]} if filters.where() else None
+        for collection in self._collections(filters):
+            if where is None:
+                present.update(get_by_ids(collection, sorted(touched), [])["ids"])
+            else:
+                present.update(collection.get(where=where, include=[])["ids"])
+        for cid in sorted(touched):
+            view.add(cid) if cid in present else view.remove(cid)
+
+    def _size(self, collection: Any) -> int:
+        """A collection's count, asked of Chroma again only when the bank's write counter moved."""
+        now = self.bank.version()
+        cached = self._sizes.get(collection.name)
+        if now is None or cached is None or cached[0] != now:
+            cached = (now, collection.count())  # after reading `now`: a write in between counts next time
+            self._sizes[collection.name] = cached
+        return cached[1]
 
     def _finish(self, scored: list[tuple[str, float]], strategy: Strategy, filters: RetrievalFilters) -> list[RetrievedCase]:
         if not scored:
@@ -143,7 +246,7 @@ class Retriever:
             got = collection.get(ids=ids, include=["metadatas"])
             metas.update(zip(got["ids"], got["metadatas"]))
         return [
-            RetrievedCase(case=case_from_record(metas[cid]), score=float(score), rank=rank, strategy=strategy)
+            RetrievedCase.model_construct(case=case_from_record(metas[cid]), score=float(score), rank=rank, strategy=strategy)
             for rank, (cid, score) in enumerate(scored, start=1)
             if cid in metas
         ]
@@ -163,35 +266,35 @@ class Retriever:
 
     # ---- strategies ----------------------------------------------------------------------------
     def _random(self, k: int, filters: RetrievalFilters, seed: int) -> list[tuple[str, float]]:
-        ids = list(self._pool(filters, include=[]))
-        return [(cid, 0.0) for cid in random.Random(seed).sample(ids, min(k, len(ids)))]
+        with self._lock:
+            ids = self._view(filters).ids
+            return [(cid, 0.0) for cid in random.Random(seed).sample(ids, min(k, len(ids)))]
 
-    def _bm25_index(self, filters: RetrievalFilters) -> tuple[_BM25Index | None, tuple[str, ...]]:
-        """The BM25 index for these filters, and the candidate ids now. After a write the index is not rebuilt:
-        the few documents added since (up to DELTA_MAX, or 1% of the indexed ones) are scored beside it with
-        its statistics, and documents gone are left out; past that, it is rebuilt."""
-        ids = tuple(self._pool(filters, include=[]))
-        key = json.dumps([filters.success_only, filters.where()], sort_keys=True, default=str)
-        entry = self._bm25_cache.get(key)
-        if entry is not None:
-            added = [i for i in ids if i not in entry.indexed and i not in entry.extra]
-            gone = len(entry.indexed) + len(entry.extra) + len(added) - len(ids)
-            if len(entry.extra) + len(added) + gone <= max(self.DELTA_MAX, len(entry.ids) // 100):
-                if added:
-                    documents = self._documents(added, filters)
-                    for cid, tokens in zip(added, _words([documents[i] for i in added]), strict=True):
-                        entry.extra[cid] = tokens
-                return entry, ids
-        if not ids:
-            return None, ids
+    def _bm25_index(self, filters: RetrievalFilters) -> tuple[_BM25Index | None, _View]:
+        """The BM25 index for these filters, and their view. After a write the index is not rebuilt: the few
+        documents added since (up to DELTA_MAX, or 1% of the indexed ones) are scored beside it with its
+        statistics, and documents gone are left out; past that, it is rebuilt."""
+        view = self._view(filters)
+        entry = view.bm25
+        if entry is not None and entry.changed + len(view.pending) <= max(self.DELTA_MAX, len(entry.ids) // 100):
+            if view.pending:
+                added = sorted(view.pending)
+                documents = self._documents(added, filters)
+                for cid, tokens in zip(added, _words([documents[i] for i in added]), strict=True):
+                    entry.extra[cid] = tokens
+                view.pending.clear()
+            return entry, view
+        if not view.ids:
+            view.bm25 = None
+            return None, view
+        ids = tuple(view.ids)
         documents = self._documents(list(ids), filters)
         tokens = _tokenize([documents[i] for i in ids])
         index = bm25s.BM25()
         index.index(tokens, show_progress=False)
-        if len(self._bm25_cache) >= self.BM25_CACHE_SIZE:
-            self._bm25_cache.clear()
-        self._bm25_cache[key] = entry = _BM25Index(ids, index, float(np.mean([len(doc) for doc in tokens.ids])))
-        return entry, ids
+        view.bm25 = entry = _BM25Index(ids, index, float(np.mean([len(doc) for doc in tokens.ids])))
+        view.pending.clear()
+        return entry, view
 
     def _documents(self, ids: list[str], filters: RetrievalFilters) -> dict[str, str]:
         documents: dict[str, str] = {}
@@ -201,15 +304,18 @@ class Retriever:
         return documents
 
     def _bm25(self, query: str, k: int, filters: RetrievalFilters) -> list[tuple[str, float]]:
-        entry, ids = self._bm25_index(filters)
+        with self._lock:
+            return self._bm25_locked(query, k, filters)
+
+    def _bm25_locked(self, query: str, k: int, filters: RetrievalFilters) -> list[tuple[str, float]]:
+        entry, view = self._bm25_index(filters)
         if entry is None:
             return []
         query_tokens = _tokenize([query])
         if not query_tokens.vocab:  # nothing but stopwords: no lexical evidence at all
             return []
-        live = set(ids)
-        gone = len(entry.ids) - sum(1 for i in entry.ids if i in live)
-        docs, scores = entry.index.retrieve(query_tokens, k=min(k + gone, len(entry.ids)), show_progress=False)
+        live = view.members
+        docs, scores = entry.index.retrieve(query_tokens, k=min(k + len(entry.gone), len(entry.ids)), show_progress=False)
         scored = [(entry.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0 and entry.ids[int(d)] in live]
         words = _words([query])[0]
         scored += [(cid, score) for cid, doc in entry.extra.items() if cid in live and (score := entry.score(words, doc)) > 0]
@@ -221,7 +327,7 @@ class Retriever:
         query_vec = self.bank.embedder.embed([query]) if vector is None else np.asarray([vector], dtype=np.float32)
         found = []
         for collection in self._collections(filters):
-            size = collection.count()
+            size = self._size(collection)
             if not size:
                 continue
             got = collection.query(query_embeddings=query_vec, n_results=min(n, size), where=filters.where(), include=include)
@@ -241,7 +347,7 @@ class Retriever:
         """`vector`: the query's embedding when the caller has it already (the write-back embeds before
         it takes the bank's lock, so no process waits on another's model)."""
         return [
-            RetrievedCase(case=case_from_record(f["metadata"]), score=f["similarity"], rank=rank, strategy="dense")
+            RetrievedCase.model_construct(case=case_from_record(f["metadata"]), score=f["similarity"], rank=rank, strategy="dense")
             for rank, f in enumerate(self._dense_candidates(query, k, filters, vector=vector), start=1)
         ]
 

@@ -45,6 +45,10 @@ for line in sys.stdin:
     elif cmd["op"] == "top":
         hit = bank.retrieve(cmd["task"], 1, "dense")[0]
         out = {{"id": hit.case.id, "score": hit.score, "reopened": getattr(bank, "reopened", None)}}
+    elif cmd["op"] == "lexical":  # BM25 and random: the retriever's own view of the candidate ids
+        bm25 = [hit.case.id for hit in bank.retrieve(cmd["task"], 1, "bm25")]
+        every = sorted(hit.case.id for hit in bank.retrieve(cmd["task"], 100, "random"))
+        out = {{"bm25": bm25, "random": every, "listings": bank.retriever.listings}}
     elif cmd["op"] == "write_back":
         out = bank.write_back(make_case(cmd["task"], steps=cmd["steps"])).model_dump()
     elif cmd["op"] == "hammer":  # the concurrent workload: usage on shared cases, overlapping duplicates
@@ -96,6 +100,8 @@ def test_a_running_process_sees_another_process_import_before_retrieving_and_ded
         assert server.ask(op="upsert", tasks=UNRELATED) == {"count": len(UNRELATED)}
         before = server.ask(op="top", task=X_TASK)  # a dense query: B's HNSW index is now loaded
         assert before["score"] < 0.5
+        lexical = server.ask(op="lexical", task=X_TASK)  # B's BM25 index and candidate ids, built by listing once
+        assert lexical["bm25"] == [] and len(lexical["random"]) == len(UNRELATED) and lexical["listings"] == 1
         # Process A: `casebank import` of case X on the same data dir while B runs.
         x = make_case(X_TASK, steps=3)
         (tmp_path / "x.jsonl").write_text(x.model_dump_json() + "\n")
@@ -108,8 +114,15 @@ def test_a_running_process_sees_another_process_import_before_retrieving_and_ded
         top = server.ask(op="top", task=X_TASK)
         assert top["id"] == x.id and top["score"] > 0.99, top  # on 087dcb0: another case, 0.1
         assert top["reopened"] == 1
+        # BM25 and random see A's write too: B's write counter moved by a write B did not make, so B lists once.
+        lexical = server.ask(op="lexical", task=X_TASK)
+        assert lexical["bm25"] == [x.id] and x.id in lexical["random"] and lexical["listings"] == 2, lexical
         merged = server.ask(op="write_back", task=X_TASK, steps=1)  # a shorter run of the same task
         assert merged["action"] == "merged" and merged["dropped_id"] == x.id, merged
+        # B's own write is applied to its views from the ids it touched, without listing again.
+        lexical = server.ask(op="lexical", task=X_TASK)
+        assert lexical["bm25"] == [merged["case_id"]] and x.id not in lexical["random"], lexical
+        assert merged["case_id"] in lexical["random"] and lexical["listings"] == 2, lexical
     finally:
         server.close()
     fresh = CaseBank(Settings(data_dir=data))

@@ -57,6 +57,9 @@ def test_the_bench_writes_every_figure_the_ratios_it_divides_and_the_plot(tmp_pa
     bank = results["bank"][SIZE]
     assert bank["size"] == 50 and bank["embedder_misses"] == 0  # query embedding really was excluded
     assert bank["hnsw"]["ef_search"] in [row["ef_search"] for row in bank["hnsw"]["sweep"]]
+    swept = {(row["max_neighbors"], row["ef_construction"]) for row in bank["hnsw"]["sweep"]}
+    assert swept == {(16, 100), (32, 200), (48, 400)}  # the default grid, each with every ef_search
+    assert (bank["hnsw"]["max_neighbors"], bank["hnsw"]["ef_construction"]) in swept
     assert all(0 <= row["recall"] <= 1 for row in bank["hnsw"]["sweep"])
     latency(bank["query_embed_ms"])
     assert set(bank["modes"]) == {"embedded", "server"}
@@ -83,6 +86,13 @@ def test_the_bench_writes_every_figure_the_ratios_it_divides_and_the_plot(tmp_pa
     rate(embedder["raw"])
     rate(embedder["bank"])
     assert "skipped" in embedder["onnx_int8"] or embedder["onnx_int8"]["cosine_min"] >= 0.99
+    query_path = embedder["query_path"]
+    assert query_path["float32"]["recall_at_4_vs_float32"] == 1.0 and query_path["float32"]["speedup_vs_float32"] == 1.0
+    assert "int8_dynamic" in query_path and "verdict" in query_path
+    for name, figures in query_path.items():
+        if name != "verdict":
+            latency(figures["one_query_ms"])
+            assert 0 <= figures["recall_at_4_vs_float32"] <= 1
     agent = results["agent"]
     assert agent["episodes"] == 1 and agent["real_run"]["step_wall_ms"] == pytest.approx(2500.0)
     for label in ("retrieval", "render", "graph", "tools"):

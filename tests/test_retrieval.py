@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from casebank.bank import CaseBank
+from casebank.config import Settings
 from casebank.retrieval import RRF_K, RetrievalFilters
 from conftest import make_case
 
@@ -127,7 +130,8 @@ def test_a_write_is_scored_beside_the_bm25_index_as_a_rebuild_would(crafted: Cas
 
     retriever = crafted.retriever
     crafted.retrieve("validation accuracy", 3, "bm25")
-    (entry,) = retriever._bm25_cache.values()
+    (view,) = retriever._views.values()
+    entry = view.bm25
     index_before = entry.index
     new = [make_case(t, "analysis", []) for t in ("Compute the validation accuracy of ticket KB-9931 runs",
                                                   "Rename the columns of the CSV log to snake case")]
@@ -150,5 +154,109 @@ def test_a_write_is_scored_beside_the_bm25_index_as_a_rebuild_would(crafted: Cas
     retriever.DELTA_MAX = 1  # one more write passes the limit (and 1% of 13): the index is rebuilt over all
     crafted.upsert([make_case("Count the rows of the CSV log per run", "analysis", [])])
     crafted.retrieve("csv log", 3, "bm25")
-    (entry,) = retriever._bm25_cache.values()
+    (view,) = retriever._views.values()
+    entry = view.bm25
     assert entry.index is not index_before and entry.extra == {} and len(entry.ids) == len(CORPUS) + 3
+
+
+# ---- the read path at scale (issue 29) ---------------------------------------------------------------------
+class CountingCollection:
+    """A Chroma collection that records each call a query makes to it: (method, whether it named ids)."""
+
+    def __init__(self, collection, calls: list) -> None:  # noqa: ANN001
+        self._collection, self._calls = collection, calls
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        attr = getattr(self._collection, name)
+        if name not in {"get", "query", "count", "peek"}:
+            return attr
+
+        def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            self._calls.append((name, kwargs.get("ids") is not None))
+            return attr(*args, **kwargs)
+
+        return call
+
+
+WORDS = ["invoice", "parser", "ledger", "cache", "report", "schema", "queue", "tokens", "matrix", "config"]
+
+
+def _synthetic(n: int) -> list:
+    return [make_case(f"Rename the {WORDS[i % 10]} field to {WORDS[(i // 10) % 10]}_{i} in module_{i}.py", "chore")
+            for i in range(n)]
+
+
+def _calls_per_query(bank: CaseBank, n: int) -> dict[str, list]:
+    """Chroma calls of one query per strategy on a bank of n cases: once with no write since the last query,
+    once after this process wrote a case."""
+    bank.upsert(_synthetic(n))
+    query = "rename the ledger field in the module"
+    for strategy in ("bm25", "random", "hybrid"):
+        bank.retrieve(query, 4, strategy)  # views and the BM25 index built: one listing
+    listed = bank.retriever.listings
+    calls: list = []
+    bank.cases = CountingCollection(bank.cases, calls)
+    bank.quarantine = CountingCollection(bank.quarantine, calls)
+    out: dict[str, list] = {}
+    for label in ("idle", "after a write"):
+        if label == "after a write":
+            bank.quarantine, bank.cases = bank.quarantine._collection, bank.cases._collection
+            added = bank.write_back(make_case("Rename the zebra ledger field in stripes.py", "chore"))
+            assert added.action == "added"
+            bank.cases = CountingCollection(bank.cases, calls)
+            bank.quarantine = CountingCollection(bank.quarantine, calls)
+        for strategy in ("bm25", "random", "hybrid"):
+            calls.clear()
+            hits = bank.retrieve("zebra ledger field" if strategy == "bm25" else query, 4, strategy)
+            out[f"{strategy} {label}"] = list(calls)
+            assert len(hits) == 4
+            if strategy == "bm25" and label == "after a write":
+                assert hits[0].case.id == added.case_id  # the own write is seen without listing
+    assert bank.retriever.listings == listed, "a query listed the collection"
+    return out
+
+
+def test_a_query_costs_the_same_chroma_calls_at_two_bank_sizes(tmp_path: Path) -> None:
+    """The staleness check is O(1) in the bank's size: the write counter, not a listing of every id. A query
+    makes the same Chroma calls at 30 and at 300 cases, idle or right after a write, and none of them lists."""
+    small = _calls_per_query(CaseBank(Settings(data_dir=tmp_path / "small")), 30)
+    large = _calls_per_query(CaseBank(Settings(data_dir=tmp_path / "large")), 300)
+    assert small == large
+    for calls in small.values():
+        assert all(named for method, named in calls if method == "get"), calls  # every get names its ids
+    assert small["bm25 idle"] == [("get", True)]  # the returned cases' records, nothing else
+    assert small["hybrid idle"] == [("query", False), ("get", True)]  # HNSW, then the records; no count, no listing
+
+
+def test_the_read_path_does_not_scan_text_again_and_still_checks_ids(bank: CaseBank, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records the bank wrote were checked then; reading them skips `check_value` (most of a dense query's time
+    at 100k cases). Every write path still refuses bad text, and a record edited behind the bank's back fails."""
+    from casebank import models
+    from casebank.chroma_records import CASE_JSON
+    from casebank.models import TextError
+
+    bank.upsert([make_case(task, family, tags) for task, family, tags in CORPUS])
+    scans: list[str] = []
+    real = models.check_value
+    monkeypatch.setattr(models, "check_value", lambda value, field="": (scans.append(field), real(value, field))[1])
+    for strategy in ("dense", "bm25", "random", "hybrid", "mmr"):
+        assert len(bank.retrieve(CONFIG_CRASH, 3, strategy)) == 3
+    assert bank.all() and bank.get(bank.all()[0].id) is not None
+    assert scans == []
+    stored = bank.get(bank.all()[0].id)
+    assert stored.stats == stored.compute_stats()  # the stats kept from the write are the content's
+
+    bad = make_case(TICKET + " again", "chore").model_copy(update={"task": "bad \x00 text"})  # model_copy skips checks
+    with pytest.raises(TextError, match="NUL"):
+        bank.upsert([bad])
+    with pytest.raises(TextError, match="NUL"):
+        bank.write_back(bad)
+    assert bank.count() == len(CORPUS)
+
+    victim = bank.all()[0]
+    meta = bank.cases.get(ids=[victim.id], include=["metadatas"])["metadatas"][0]
+    record = json.loads(meta[CASE_JSON])
+    record["messages"][0]["content"] = "changed behind the bank's back"
+    bank.cases.update(ids=[victim.id], metadatas=[{**meta, CASE_JSON: json.dumps(record)}])
+    with pytest.raises(ValueError, match="does not match"):
+        bank.get(victim.id)

@@ -430,3 +430,29 @@ def test_a_replica_waiting_for_the_setup_lock_does_not_stall_an_index_build(post
         waiter.join(timeout=30)
         pool_a.close()
         pool_b.close()
+
+
+def test_replicas_share_the_write_counter_in_postgres(postgres: str, chroma_server: str, tmp_path: Path) -> None:
+    """Two banks on one Chroma server and one Postgres, with no data dir in common (two machines): the write
+    counter is Postgres's row, so B's BM25 and random see A's write (B lists once), and B's own write is
+    applied to B's views from the ids it touched, without listing."""
+    collection = f"counter{uuid.uuid4().hex[:8]}"
+
+    def replica(name: str) -> CaseBank:
+        return CaseBank(Settings(data_dir=tmp_path / name, chroma_url=chroma_server, collection=collection,
+                                 checkpoint_url=postgres))
+
+    a, b = replica("a"), replica("b")
+    a.upsert([make_case(t) for t in ("Add a --json output flag to the inventory tool", "Plot the learning curves")])
+    assert b.retrieve("zebra stripes", 1, "bm25") == [] and b.retriever.listings == 1
+    before = b.version()
+    added = a.write_back(make_case("Write the word zebra into stripes.txt"))
+    assert added.action == "added" and a.version() == b.version() == before + 1
+    assert [hit.case.id for hit in b.retrieve("zebra stripes", 1, "bm25")] == [added.case_id]
+    assert added.case_id in {hit.case.id for hit in b.retrieve("zebra", 10, "random")}
+    assert b.retriever.listings == 2  # A's write is not B's: B listed again, once
+    own = b.write_back(make_case("Count the zebra stripes in zoo.csv"))
+    assert own.action == "added"
+    assert {hit.case.id for hit in b.retrieve("zebra stripes", 5, "bm25")} == {added.case_id, own.case_id}
+    assert b.retriever.listings == 2
+    assert a.hnsw()["max_neighbors"] == a.settings.hnsw_m  # the collection records what it was built with

@@ -120,12 +120,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="cases ingested with and without embedding, side by side",
     )
     p.add_argument(
-        "--hnsw-m",
-        type=int,
-        default=16,
-        help="HNSW max_neighbors (M) of the bench's collections",
+        "--hnsw-grid",
+        default="16:100,32:200,48:400",
+        help="HNSW (M:ef_construction) pairs swept with ef_search at each size; the cheapest that reaches the "
+        "recall target is the banks'",
     )
-    p.add_argument("--ef-construction", type=int, default=100)
     p.add_argument("--embedder-texts", type=int, default=512)
     p.add_argument("--agent-episodes", type=int, default=5)
     p.add_argument("--api-chats", type=int, default=40)
@@ -171,8 +170,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             queries=args.queries,
             embed_sample=args.embed_sample,
             writebacks=args.writebacks,
-            hnsw_m=args.hnsw_m,
-            ef_construction=args.ef_construction,
+            hnsw_grid=[tuple(int(v) for v in pair.split(":")) for pair in args.hnsw_grid.split(",")],
             server=not args.no_server,
             bench_dir=args.bench_dir,
         )

@@ -51,6 +51,72 @@ def measure(
         "note": "best of the alternating repeats (the least disturbed by other load on the machine)",
     }
     out["onnx_int8"] = onnx_option()
+    out["query_path"] = query_variants(model, stream, n_corpus=max(64, 2 * n_texts), n_queries=min(60, n_texts), repeats=repeats)
+    return out
+
+
+def _variants(model: Any) -> dict[str, Any]:
+    """The embedder's model as it is (float32), with torch's dynamic int8 quantisation of its Linear layers,
+    and in bfloat16 where the CPU has bf16 units: all three need nothing beyond the installed torch."""
+    import copy
+
+    import torch
+
+    from casebank.llm.cpu import cpu_flags
+
+    variants = {"float32": model}
+    variants["int8_dynamic"] = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+    if {"avx512_bf16", "amx_bf16"} & set(cpu_flags()):
+        variants["bfloat16"] = copy.deepcopy(model).to(torch.bfloat16)
+    return variants
+
+
+def query_variants(model: Any, stream: CaseStream, n_corpus: int = 1000, n_queries: int = 60, repeats: int = 3) -> dict[str, Any]:
+    """The query path: one text per call, as a dense query embeds it. Per variant, the latency of one query
+    (best of alternating repeats), the agreement of its top 4 over a corpus embedded by the same variant with
+    float32's exact top 4 (recall@4), and 4 concurrent queries batched into one call against 4 calls."""
+    import numpy as np
+
+    from benchmarks.bench.banks import exact_top, query_texts, recall
+    from benchmarks.bench.timing import stopwatch, summary
+
+    corpus = [c.task for c in stream.cases(0, n_corpus)]
+    queries = query_texts(n_queries)
+
+    def encode(m: Any, texts: list[str], batch: int = 32) -> np.ndarray:
+        return np.asarray(m.encode(texts, batch_size=batch, normalize_embeddings=True, show_progress_bar=False,
+                                   convert_to_numpy=False, convert_to_tensor=True).float().numpy(), dtype=np.float32)
+
+    variants = _variants(model)
+    truth = exact_top(encode(model, corpus), encode(model, queries), 4)
+    out: dict[str, Any] = {}
+    ms: dict[str, list[float]] = {name: [] for name in variants}
+    batched: dict[str, list[float]] = {name: [] for name in variants}
+    for name, m in variants.items():
+        encode(m, queries[:4])  # warm up
+        found = exact_top(encode(m, corpus), encode(m, queries), 4)
+        out[name] = {"recall_at_4_vs_float32": recall(found, truth, 4)}
+    for _ in range(repeats):  # alternating, so load drift hits every variant alike
+        for name, m in variants.items():
+            for q in queries:
+                with stopwatch(ms[name]):
+                    encode(m, [q])
+            for start in range(0, len(queries) - 3, 4):
+                with stopwatch(batched[name]):
+                    encode(m, queries[start : start + 4], batch=4)
+    for name in variants:
+        one = summary(ms[name])
+        four = summary(batched[name])
+        out[name].update({"one_query_ms": one, "four_batched_ms": four,
+                          "batched_speedup_per_query": round(4 * one["p50"] / four["p50"], 2)})
+    base = out["float32"]["one_query_ms"]["p50"]
+    for name in variants:
+        out[name]["speedup_vs_float32"] = round(base / out[name]["one_query_ms"]["p50"], 2)
+    best = max((n for n in variants if out[n]["recall_at_4_vs_float32"] >= out["float32"]["recall_at_4_vs_float32"] - 0.01),
+               key=lambda n: out[n]["speedup_vs_float32"])
+    out["verdict"] = (f"{best} is {out[best]['speedup_vs_float32']}x float32 at recall@4 "
+                      f"{out[best]['recall_at_4_vs_float32']}: " + ("take it (>= 2x)" if best != "float32" and
+                      out[best]["speedup_vs_float32"] >= 2 else "below the 2x bar; the bank keeps float32"))
     return out
 
 

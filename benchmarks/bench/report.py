@@ -191,7 +191,8 @@ def print_tables(results: dict[str, Any], console: Console) -> None:
                 mode,
                 f"{ing['with_embedding']['per_s']:.0f} | {ing['store_only_full']['per_s']:.0f}",
                 *(_ms(f["query_ms"][s]) for s in STRATEGIES),
-                f"{f['recall_at_k']:.3f} ({entry['hnsw']['ef_search']})",
+                f"{f['recall_at_k']:.3f} (M {entry['hnsw'].get('max_neighbors')}, efc {entry['hnsw'].get('ef_construction')}, "
+                f"ef {entry['hnsw']['ef_search']})",
                 _ms(f["writeback"]["total_ms"]),
                 f"{mem.get('bank_rss_mib', mem.get('server_rss_mib'))}",
                 f"{mem['disk_mib']}",
@@ -217,6 +218,13 @@ def print_tables(results: dict[str, Any], console: Console) -> None:
             f"{e['raw']['per_s']:.0f} | {e['bank']['per_s']:.0f}",
         )
         other.add_row("ONNX/int8", str(e["onnx_int8"].get("skipped", e["onnx_int8"])))
+        for name, v in (e.get("query_path") or {}).items():
+            if isinstance(v, dict):
+                other.add_row(f"query embedding, {name}: ms p50 | x float32 | recall@4 | 4 batched, x per query",
+                              f"{v['one_query_ms']['p50']:.1f} | {v['speedup_vs_float32']} | {v['recall_at_4_vs_float32']} | "
+                              f"{v['batched_speedup_per_query']}")
+        if verdict := (e.get("query_path") or {}).get("verdict"):
+            other.add_row("query embedding verdict", verdict)
     if (a := results.get("agent")) and "error" not in a:
         other.add_row(
             "agent overhead per step, ms (retrieval+render+graph)",
