@@ -26,9 +26,11 @@ URL=http://127.0.0.1:8001/v1
 CONCURRENCY=${CONCURRENCY:-8}
 MODEL=qwen2.5-coder-1.5b-instruct
 LAST_STAGE=${LAST_STAGE:-3}
-# One dtype for the whole run, whichever machine resumes it: the first session's machine had no bf16 units
-# (AVX2 only), so it served and trains in float32; a bf16 machine resuming it keeps float32.
-DTYPE=${DTYPE:-float32}
+# One dtype for the whole run, whichever machine resumes it: the run began on a machine with avx512_bf16
+# (1.5B decode there: bfloat16 8.4 tok/s at 1 request and 30.4 at 4, float32 6.0 and 18.8;
+# benchmarks/results/dtype/vllm_throughput-1.5b-avx512bf16.json), so it serves and trains in bfloat16, and an
+# AVX2-only machine resuming it keeps bfloat16 (slower there, but the same numerics in every row).
+DTYPE=${DTYPE:-bfloat16}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # log, stopped, serve, stop_server, served, pending, ablate: benchmarks/pipeline_lib.sh
 source "$ROOT/benchmarks/pipeline_lib.sh"
