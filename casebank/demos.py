@@ -91,9 +91,15 @@ def replay(task: Task, *, model: str = "scripted-demo") -> ReplayResult:
     return ReplayResult(case=case, check=check, problems=problems)
 
 
-def shows_recovery(case: Case) -> bool:
-    """Did the environment report a failure (non-zero exit, error) that the trajectory then got past?"""
+def recoveries(case: Case) -> int:
+    """The tool observations that report a failure (a non-zero exit code, a time-out, an `error:` reply) and that
+    a later successful run (`exit code: 0`) gets past."""
     observations = [m.content or "" for m in case.messages if m.role == "tool"]
     failed = [i for i, o in enumerate(observations) if re.match(r"(exit code: [1-9]|timed out|error:)", o)]
-    passed = [i for i, o in enumerate(observations) if o.startswith("exit code: 0")]
-    return bool(failed) and any(p > failed[0] for p in passed)
+    last_pass = max((i for i, o in enumerate(observations) if o.startswith("exit code: 0")), default=-1)
+    return sum(1 for i in failed if i < last_pass)
+
+
+def shows_recovery(case: Case) -> bool:
+    """Did the environment report a failure (non-zero exit, error) that the trajectory then got past?"""
+    return recoveries(case) > 0

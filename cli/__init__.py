@@ -7,6 +7,7 @@
     casebank run                                              agent.cli
     casebank serve | chat                                     serving.cli
     casebank ablate | report | finetune                       lab.ablate, lab.finetune
+    casebank pool build | curate                              lab.pool, lab.curate
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from casebank.llm.cli import app as llm_app
 from casebank.seeds_cli import seeds_app, tasks_app
 from lab.ablate.cli import ablate_app
 from lab.ablate.report_cli import report_app
+from lab.curate.cli import curate_app
 from lab.finetune.cli import finetune_app
 from lab.generators.cli import generate as generate_tasks
+from lab.pool.cli import pool_app
 from serving.cli import serve_app
 
 __all__ = ["app"]
@@ -34,5 +37,7 @@ app.add_typer(run_app)
 app.add_typer(ablate_app)
 app.add_typer(report_app)
 app.add_typer(finetune_app)
+app.add_typer(pool_app, name="pool", help="Build the pool of verified trajectories from the generators.")
+app.add_typer(curate_app)
 app.add_typer(serve_app)
 app.add_typer(llm_app, name="llm", help="Serve the LLM with vLLM.")

@@ -46,7 +46,8 @@ from casebank.tasks import Task, load_tasks
 from lab.generators import SEED_RANGES, family_module, generate_task, split_of
 
 __all__ = [
-    "CHUNK", "CAP_FACTOR", "BuildError", "BuildResult", "Drop", "GeneratorError", "Nearest", "Shortfall", "build", "fingerprint",
+    "CHUNK", "CAP_FACTOR", "BuildError", "BuildResult", "Drop", "GeneratorError", "Nearest", "Reference", "Shortfall", "build",
+    "fingerprint", "known_families",
     "manifest_json", "parse_seed_range", "task_yaml", "write",
 ]
 
@@ -157,7 +158,8 @@ def parse_seed_range(text: str) -> range:
     return range(start, stop)
 
 
-def _families(families: Sequence[str]) -> list[str]:
+def known_families(families: Sequence[str]) -> list[str]:
+    """`families` in lab.generators.FAMILIES order; BuildError naming any without a generator."""
     from lab.generators import FAMILIES
 
     unknown = [f for f in families if f not in FAMILIES]
@@ -170,8 +172,9 @@ def _families(families: Sequence[str]) -> list[str]:
 _REFERENCE_VECS: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}  # (model path, instructions) -> vectors
 
 
-class _Reference:
-    """Instructions embedded once per process: the seed specs or the hand-written ladder."""
+class Reference:
+    """Instructions embedded once per process (the seed specs, the hand-written ladder, the pool's eval tasks),
+    and the nearest of them to a vector."""
 
     def __init__(self, label: str, tasks: list[Task], embedder: Embedder):
         self.label = label
@@ -211,7 +214,7 @@ def build(
     `seed_range` replaces `splits`: the seeds walked are that range (it lies inside one split's). `cap`:
     seeds tried per (family, level, split) at most, default CAP_FACTOR * n of the level. Invalid tasks stay in `tasks`
     and are listed in `invalid`, unless `drop_invalid`: then they are dropped (reason "invalid: ...")."""
-    fams = _families(families)
+    fams = known_families(families)
     if not fams:
         raise BuildError("no family given")
     lvls = sorted(set(levels))
@@ -245,8 +248,8 @@ def build(
     result = BuildResult(params=params, wanted=wanted)
     started = time.perf_counter()
     refs = [
-        ("seed", _Reference("seed", seed_tasks if seed_tasks is not None else load_tasks(seeds.SPECS_DIR), embedder)),
-        ("ladder task", _Reference("ladder task", ladder_tasks if ladder_tasks is not None else load_tasks(seeds.EVAL_DIR), embedder)),
+        ("seed", Reference("seed", seed_tasks if seed_tasks is not None else load_tasks(seeds.SPECS_DIR), embedder)),
+        ("ladder task", Reference("ladder task", ladder_tasks if ladder_tasks is not None else load_tasks(seeds.EVAL_DIR), embedder)),
     ]
     kept_vecs = np.zeros((0, embedder.dimension), dtype=np.float32)
     kept_ids: list[str] = []
@@ -304,7 +307,7 @@ def build(
 
 
 def _nearest(vec: np.ndarray, kept_ids: list[str], kept_vecs: np.ndarray,
-             refs: list[tuple[str, _Reference]]) -> dict[str, tuple[str, float]]:
+             refs: list[tuple[str, Reference]]) -> dict[str, tuple[str, float]]:
     """label ("kept", "seed", "ladder task") -> (the nearest task's id, its cosine to `vec`), in that order;
     a label without tasks is left out."""
     near: dict[str, tuple[str, float]] = {}
