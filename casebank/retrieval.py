@@ -218,14 +218,14 @@ class Retriever:
         """Bring a view up to date with the ids some writes touched: each is a candidate now or it is not."""
         if not touched:
             return
+        ids, base = sorted(touched), filters.where()
         present: set[str] = set()
-        where = {"$and": [filters.where(), {"cid": {"$in": sorted(touched)}}]} if filters.where() else None
         for collection in self._collections(filters):
-            if where is None:
-                present.update(get_by_ids(collection, sorted(touched), [])["ids"])
+            if base is None:
+                present.update(get_by_ids(collection, ids, [])["ids"])
             else:
-                present.update(collection.get(where=where, include=[])["ids"])
-        for cid in sorted(touched):
+                present.update(collection.get(where={"$and": [base, {"cid": {"$in": ids}}]}, include=[])["ids"])
+        for cid in ids:
             view.add(cid) if cid in present else view.remove(cid)
 
     def _size(self, collection: Any) -> int:
