@@ -24,11 +24,12 @@ from pathlib import Path
 import httpx
 
 import seeds
+from casebank.config import Settings
+from casebank.llm.endpoints import DEFAULT_LLM_URL
+from casebank.tasks import load_tasks
 from lab.ablate.grid import AblationGrid
 from lab.ablate.records import read_records
 from lab.ablate.runner import SERVER_FILE, AblationRun, local_servers, machine_record, server_root
-from casebank.config import Settings
-from casebank.tasks import load_tasks
 
 
 def reset_prefix_cache(llm_url: str) -> bool:
@@ -73,7 +74,7 @@ def half(grid: AblationGrid, tasks: list, llm_url: str, concurrency: int, root: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--llm-url", default="http://127.0.0.1:8001/v1")
+    parser.add_argument("--llm-url", default=DEFAULT_LLM_URL)
     parser.add_argument("--tasks", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--model", default=None, help="the served model the config uses (default: the first the server lists)")

@@ -25,11 +25,12 @@ from pathlib import Path
 import httpx
 
 import seeds
-from casebank.bank import CaseBank
 from agent.harness import Harness
-from lab.ablate.cli import _scalar
+from casebank.bank import CaseBank
 from casebank.casefile import load_cases
 from casebank.config import Settings
+from casebank.llm.endpoints import DEFAULT_LLM_URL
+from lab.ablate.cli import _scalar
 from serving.app import create_app
 from serving.config import ServerSettings
 from serving.service import default_agent_factory
@@ -47,7 +48,7 @@ def chat(url: str, text: str, profile: str = "casebank") -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--llm-url", default="http://127.0.0.1:8001/v1")
+    parser.add_argument("--llm-url", default=DEFAULT_LLM_URL)
     parser.add_argument("-n", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/chat_targets.json"))
     parser.add_argument("--profile", default="casebank", help="The API profile (model name) to chat with.")

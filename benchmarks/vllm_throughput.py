@@ -36,6 +36,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from casebank.config import data_dir
+
 PROMPT = (
     "Write a Python module that implements a small LRU cache class with get, put and "
     "delete methods, type hints, docstrings and a few doctest examples."
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pid", type=int, default=None, help="server pid, for resident memory")
     ap.add_argument("--start", action="store_true", help="start the bundled model's server, measure, stop it")
     ap.add_argument("--port", type=int, default=8011, help="with --start")
-    ap.add_argument("--data-dir", default=os.environ.get("CASEBANK_DATA_DIR", ".casebank"), help="with --start")
+    ap.add_argument("--data-dir", default=str(data_dir()), help="with --start")
     ap.add_argument("--dtype", default=None, help="with --start: vLLM --dtype (default: the CPU's, casebank.llm.cpu)")
     ap.add_argument("--bundled", default=None, help="with --start: the bundled model (default: the default model)")
     ap.add_argument("--runs", default=None, help="NAME:DTYPE,...: --start each in turn, one table")

@@ -62,10 +62,11 @@ from urllib.parse import urlparse
 import chromadb
 from pydantic import BaseModel
 
+from casebank import envs
+from casebank.chroma_records import case_from_record, case_metadata
 from casebank.config import Settings, Strategy
 from casebank.embedding import CasebankEmbeddingFunction, Embedder
 from casebank.models import Case, TextError, Usage, check_value
-from casebank.chroma_records import case_from_record, case_metadata
 from casebank.retrieval import RetrievalFilters, RetrievedCase, Retriever, get_by_ids
 
 EMBED_BATCH = 128  # texts per embedder call (sorted by length first; the model batches by 32 inside)
@@ -105,6 +106,7 @@ def hnsw_settings(collection: Any) -> dict[str, Any]:
 def make_client(settings: Settings) -> Any:
     """A Chroma client. Embedded: always a new Chroma system for the path, never the one chromadb
     caches per path in this process, whose HNSW index may predate other processes' writes."""
+    envs.offline_libraries()  # chromadb's settings read ANONYMIZED_TELEMETRY when a client is made
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
         return chromadb.HttpClient(host=url.hostname or "localhost", port=url.port or 8000, ssl=url.scheme == "https")

@@ -13,13 +13,14 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from casebank.errors import BankError
 from casebank.models import Case, Outcome, TextError
 
 CaseFormat = Literal["casebank", "limi"]
 LIMI_KEYS = ("messages", "tools")
 
 
-class CaseFileError(ValueError):
+class CaseFileError(BankError, ValueError):
     """A record in a case file is malformed. `location` is `file:line`, `field` the offending path."""
 
     def __init__(self, path: Path | str, line: int, field: str, problem: str):

@@ -177,4 +177,3 @@ def doctor(
         console.print(f"{verdict}; {warned} warning(s)")
     if failed:
         raise typer.Exit(1)
-

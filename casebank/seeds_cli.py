@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 import seeds
+from casebank import envs
 from casebank.casefile import load_cases, sft_record, write_cases
 from casebank.console import console, err, progress
 from casebank.demos import ReplayResult, normalise_observation, replay, shows_recovery
@@ -141,6 +142,7 @@ def _token_counter(tokenizer: Path | None) -> tuple[Callable[[Case], int], str]:
     path = tokenizer or default_model_dir(Settings().data_dir)
     if not (path / "tokenizer_config.json").is_file():
         return (lambda case: case.stats.approx_tokens), "approx. chars/4; run `casebank llm prepare` for real counts"
+    envs.offline_libraries()
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)

@@ -20,9 +20,10 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from casebank.casefile import CaseFileError, field_of
+from casebank.errors import TaskError
 
 
-class TaskFileError(CaseFileError):
+class TaskFileError(TaskError, CaseFileError):
     """A malformed task file: names file, line and field."""
 
 

@@ -1,6 +1,7 @@
 """The `casebank` command's root: it only mounts each layer's command group (nothing below imports it).
 
     casebank seed | import | export | search | stats | doctor    casebank.cli (the bank)
+    casebank env                                              cli.env (every layer's settings)
     casebank seeds ... | tasks ...                            casebank.seeds_cli
     casebank tasks generate                                   lab.generators.cli
     casebank llm prepare | serve                              casebank.llm.cli
@@ -18,6 +19,7 @@ from agent.cli import run_app
 from casebank.cli import bank_app
 from casebank.llm.cli import app as llm_app
 from casebank.seeds_cli import seeds_app, tasks_app
+from cli.env import env
 from lab.ablate.cli import ablate_app
 from lab.ablate.report_cli import report_app
 from lab.curate.cli import curate_app
@@ -41,3 +43,4 @@ app.add_typer(pool_app, name="pool", help="Build the pool of verified trajectori
 app.add_typer(curate_app)
 app.add_typer(serve_app)
 app.add_typer(llm_app, name="llm", help="Serve the LLM with vLLM.")
+app.command("env")(env)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 import threading
 import time
@@ -15,7 +14,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from casebank import envs
 from casebank.llm.cli import check_loras, parse_loras
+from casebank.llm.endpoints import DEFAULT_PORT
 
 serve_app = typer.Typer(help="The chat API.")
 console = Console()
@@ -36,7 +37,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8000, or CASEBANK_PORT).")] = None,
     llm_url: Annotated[str | None, typer.Option("--llm-url", help="Use this running OpenAI-compatible server (vLLM); several: comma-separated.")] = None,
     start_llm: Annotated[bool, typer.Option("--start-llm", help="Also start the embedded vLLM (casebank.llm.server).")] = False,
-    llm_port: Annotated[int, typer.Option("--llm-port", help="Port of the embedded vLLM.")] = 8001,
+    llm_port: Annotated[int, typer.Option("--llm-port", help="Port of the embedded vLLM.")] = DEFAULT_PORT,
     llm_model_path: Annotated[Path | None, typer.Option("--llm-model-path", help="Model folder for --start-llm; default: the bundled model.")] = None,
     lora: Annotated[list[str] | None, typer.Option("--lora", help="NAME=PATH: a LoRA adapter for --start-llm (name it in a profile).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
@@ -101,7 +102,7 @@ def _settings(overrides: dict[str, Any], insecure_no_auth: bool) -> Any:
             for line in message.split("; "):
                 err.print(f"[red]error:[/red] {escape(where + ': ' if where else '')}{escape(line)}")
         raise typer.Exit(2) from None
-    if not settings.auth_enabled and os.environ.get("CASEBANK_API_KEY"):
+    if not settings.auth_enabled and envs.get("CASEBANK_API_KEY"):
         err.print("[yellow]warning:[/yellow] CASEBANK_API_KEY is the key `casebank chat` sends; the API's own keys are "
                   "CASEBANK_USER_KEYS and CASEBANK_ADMIN_KEYS (none is set: auth is off)")
     return settings
@@ -267,13 +268,13 @@ def _error_message(response: Any) -> str:
 def chat(
     url: Annotated[str, typer.Option(help="The API's base URL.")] = DEFAULT_URL,
     model: Annotated[str, typer.Option(help="Model (profile): see GET /v1/models.")] = "casebank",
-    api_key: Annotated[str | None, typer.Option(envvar="CASEBANK_API_KEY", help="API key, if the server wants one.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key, if the server wants one (default: CASEBANK_API_KEY).")] = None,
     conversation: Annotated[str | None, typer.Option("--conversation", "-c", help="Continue this conversation.")] = None,
 ) -> None:
     """Chat with the agent in the terminal; /good and /bad verify its last answer."""
     import openai
 
-    client = ChatClient(url, model, api_key or os.environ.get("CASEBANK_API_KEY"), conversation)
+    client = ChatClient(url, model, api_key or envs.get("CASEBANK_API_KEY") or None, conversation)
     console.print(f"[dim]casebank chat at {url} (model {model}). {HELP}[/dim]")
     while True:
         try:

@@ -20,8 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import NoDecode
 
 from agent.config import DEFAULT_EPISODE_TIMEOUT_S, DEFAULT_MODEL
+from casebank import envs
 from casebank.config import Settings, Strategy, TomlAndEnvSettings
-from casebank.llm.endpoints import parse_urls
+from casebank.config import data_dir as resolve_data_dir
+from casebank.llm.endpoints import DEFAULT_LLM_URL, parse_urls
 
 
 class Profile(BaseModel):
@@ -49,18 +51,11 @@ def ft_profiles() -> dict[str, Profile]:
     }
 
 
-def _data_dir() -> Path:
-    try:
-        return Path(Settings().data_dir)
-    except Exception:  # a broken settings file is reported where the bank's settings are read
-        return Path(os.environ.get("CASEBANK_DATA_DIR", ".casebank"))
-
-
 def adapter_note(data_dir: Path | None = None) -> tuple[bool, str]:
     """Whether a fine-tuned adapter exists (DATA_DIR/adapters/casebank-ft or the bundled one) and where, or why not."""
     from casebank.llm.adapters import find_adapter
 
-    folder, note = find_adapter(data_dir or _data_dir())
+    folder, note = find_adapter(resolve_data_dir(data_dir))
     return folder is not None, note
 
 
@@ -99,11 +94,12 @@ RENAMED = {"CASEBANK_API_KEYS": "CASEBANK_USER_KEYS", "CASEBANK_ADMIN_KEY": "CAS
            "CASEBANK_USER_KEY": "CASEBANK_USER_KEYS"}
 
 
-def unknown_key_variables(environ: dict[str, str] | None = None) -> list[str]:
-    """One message per CASEBANK_*KEY* variable (or `*key*` entry of casebank.toml) that casebank does not read."""
-    environ = dict(os.environ if environ is None else environ)
+def unknown_key_variables(variables: dict[str, str] | None = None) -> list[str]:
+    """One message per CASEBANK_*KEY* variable (or `*key*` entry of casebank.toml) that casebank does not read
+    (`variables`: the CASEBANK_* environment, casebank.envs.prefixed() by default)."""
+    variables = envs.prefixed() if variables is None else dict(variables)
     problems = []
-    toml_file = Path(environ.get("CASEBANK_CONFIG", "casebank.toml"))
+    toml_file = Path(variables.get("CASEBANK_CONFIG", envs.VARIABLES["CASEBANK_CONFIG"].default))
     if toml_file.is_file():
         try:
             entries = tomllib.loads(toml_file.read_text(encoding="utf-8"))
@@ -112,7 +108,7 @@ def unknown_key_variables(environ: dict[str, str] | None = None) -> list[str]:
         for entry in sorted(entries):
             if "key" in entry.lower() and entry.lower() not in TOML_KEY_ENTRIES:
                 problems.append(f"{toml_file}: unknown entry {entry!r}: the key entries are user_keys, admin_keys, llm_api_key")
-    for name in sorted(environ):
+    for name in sorted(variables):
         upper = name.upper()  # pydantic-settings reads the environment case-insensitively
         if not upper.startswith("CASEBANK_") or "KEY" not in upper or upper in KEY_VARIABLES:
             continue
@@ -133,8 +129,8 @@ def is_loopback(host: str) -> bool:
 
 class ServerSettings(TomlAndEnvSettings):
 
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    host: str = Field("127.0.0.1", description="The API's bind address (a non-loopback one needs keys).")
+    port: int = Field(8000, ge=0, le=65535, description="The API's port.")
 
     # ---- auth: when any key is set, every request but /healthz needs `Authorization: Bearer <key>` ----
     user_keys: StrList = Field(default_factory=list, description="User keys: chat, feedback, read the bank.")
@@ -153,18 +149,19 @@ class ServerSettings(TomlAndEnvSettings):
     workers: int = Field(32, ge=1, description="Threads running agent turns concurrently.")
 
     # ---- the LLM backend (vLLM's OpenAI-compatible server) ----
-    llm_url: str = Field("http://127.0.0.1:8001/v1", description="One base URL, or several comma-separated: chat turns "
+    llm_url: str = Field(DEFAULT_LLM_URL, description="One base URL, or several comma-separated: chat turns "
                          "go to the least busy live one (casebank.llm.endpoints).")
     llm_model: str = Field(DEFAULT_MODEL, description="Served model name used by profiles that name none.")
-    llm_api_key: str = "EMPTY"
+    llm_api_key: str = Field("EMPTY", description="The key sent to the LLM backend (vLLM's --api-key).")
     llm_connect_timeout_s: float = Field(1.0, gt=0, description="A backend that does not accept within this is down.")
-    llm_request_timeout_s: float = Field(300.0, gt=0)
+    llm_request_timeout_s: float = Field(300.0, gt=0, description="One model call's timeout.")
     first_token_timeout_s: float = Field(30.0, gt=0, description="A chat turn whose first model reply is not back within "
                                          "this, from a backend that then fails a GET /models probe, gets 504.")
     llm_max_retries: int = Field(0, ge=0, le=10, description="0: a down backend gives 503 at once.")
     ready_timeout_s: float = Field(1.0, gt=0, description="Timeout of /readyz's probes.")
 
-    profiles: dict[str, Profile] = Field(default_factory=default_profiles)
+    profiles: dict[str, Profile] = Field(default_factory=default_profiles, description="The API's models (JSON): name -> "
+                                         "{model, strategy, k, ...}; default: the built-in profiles.")
 
     # ---- replicas (docs/scale.md) ----
     sticky_routing: bool = Field(False, description="The load balancer sends each X-Conversation-Id to one replica, so "

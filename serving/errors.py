@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from casebank.errors import CasebankError
+
 log = logging.getLogger("casebank.serving")
 BODY_PARSE_ERROR = "There was an error parsing the body"
 
@@ -48,7 +50,7 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-class APIError(Exception):
+class APIError(CasebankError):
     def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
                  type: str | None = None, headers: dict[str, str] | None = None):  # noqa: A002 - OpenAI's name
         super().__init__(message)

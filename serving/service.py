@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import openai
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import StateSnapshot
 
@@ -33,6 +32,7 @@ from agent.graph import CaseStore
 from agent.runner import Agent, EpisodeResult
 from casebank.bank import CaseBank, WriteBackResult
 from casebank.config import Settings
+from casebank.errors import TaskError, classify_llm_error
 from casebank.llm.endpoints import EndpointPool
 from casebank.models import Outcome
 from serving.config import Profile, ServerSettings
@@ -52,11 +52,6 @@ AgentFactory = Callable[[AgentConfig, CaseStore | None, BaseCheckpointSaver], Ag
 UpdateHandler = Callable[[str, dict[str, Any]], None]
 AGENT_CACHE_SIZE = 64
 CHECKPOINT_CONNECTIONS = 8  # Postgres: shared by the worker threads, each borrows one per checkpoint read or write
-
-
-def unreachable(exc: BaseException) -> bool:
-    """The endpoint refused or dropped the connection (not a slow reply, which another endpoint would not fix)."""
-    return isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError)
 
 
 def default_agent_factory(config: AgentConfig, bank: CaseStore | None, checkpointer: BaseCheckpointSaver) -> Agent:
@@ -200,7 +195,7 @@ class ChatService:
                     result = agent.chat(turn.conversation_id, turn.text, on_update=forward)
                 except BaseException as e:
                     self._rollback(agent, turn.conversation_id, before)
-                    if not unreachable(e):
+                    if classify_llm_error(e) != "unreachable":  # refused or dropped, not a slow reply
                         raise
                     self.endpoints.mark_down(url)
                     tried.append(url)
@@ -281,7 +276,7 @@ class ChatService:
                 log.debug("already closed", exc_info=True)
 
 
-class TurnAbandoned(Exception):
+class TurnAbandoned(TaskError):
     """Raised in the turn's thread when the API has already answered for it (no first reply in time)."""
 
 

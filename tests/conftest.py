@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -15,8 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from casebank import envs  # noqa: E402
+
+envs.offline_libraries()  # as every command does where it starts the libraries; before any test imports them
 
 from casebank.bank import CaseBank  # noqa: E402
 from casebank.config import Settings  # noqa: E402

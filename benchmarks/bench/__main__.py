@@ -30,6 +30,12 @@ from rich.console import Console
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here downloads: the embedder and the LLM are local
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+from casebank import envs  # noqa: E402
+from casebank.config import data_dir  # noqa: E402
+from casebank.llm.endpoints import DEFAULT_LLM_URL  # noqa: E402
+
+envs.offline_libraries()  # the Chroma server and Postgres it starts inherit them
+
 from benchmarks.bench import report
 from benchmarks.bench.banks import BankOptions, run_child
 
@@ -70,7 +76,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--bench-dir",
         type=Path,
-        default=Path(os.environ.get("CASEBANK_DATA_DIR", ".casebank")) / "bench",
+        default=data_dir() / "bench",
         help="cached embeddings and the temporary banks",
     )
     p.add_argument(
@@ -78,9 +84,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--llm-url",
-        default=os.environ.get("CASEBANK_LLM_URL", "http://127.0.0.1:8001/v1").split(
-            ","
-        )[0],
+        default=(envs.setting("llm_url") or DEFAULT_LLM_URL).split(",")[0],
     )
     p.add_argument(
         "--llm-dtype",

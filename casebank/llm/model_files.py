@@ -33,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from casebank import envs
+from casebank.errors import LLMError
 
 Progress = Callable[[str], None]
 
@@ -90,7 +90,7 @@ def model_spec(name: str) -> ModelSpec:
         raise ModelFileError(f"no bundled model {name!r}; bundled: {', '.join(MODELS)}") from None
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(LLMError, RuntimeError):
     """The model files are missing or wrong; the message says what to do."""
 
 
@@ -273,6 +273,7 @@ def convert_gguf_to_hf(
             f"converting the GGUF needs {', '.join(missing)}: pip install {' '.join(missing)} "
             "(scripts/install-venv.sh installs them with vLLM)"
         )
+    envs.offline_libraries()
     if progress is not None:
         _silence_progress_bars()
     try:
@@ -338,13 +339,15 @@ def ensure_model(
 
     ``dtype`` None: any finished conversion is used, a new one is made in the machine's dtype
     (casebank.llm.cpu.cpu_dtype); a given dtype needs a folder converted in it (else it converts again).
-    ``data_dir`` defaults to ``$CASEBANK_DATA_DIR`` or ``./.casebank``. The assembled GGUF
+    ``data_dir`` defaults to the settings' (casebank.config.data_dir: ``$CASEBANK_DATA_DIR``, casebank.toml, ``./.casebank``). The assembled GGUF
     is deleted after a successful conversion unless ``keep_gguf``.
     """
     from casebank.llm.cpu import cpu_dtype
 
     if data_dir is None:
-        data_dir = os.environ.get("CASEBANK_DATA_DIR", ".casebank")
+        from casebank.config import data_dir as resolve_data_dir
+
+        data_dir = resolve_data_dir()
     spec = model_spec(name)
     out_dir = model_dir(data_dir, spec.name)
     if is_converted(out_dir, spec, dtype):

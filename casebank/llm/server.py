@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from casebank.config import DEFAULT_DATA_DIR
+from casebank.errors import LLMError
 from casebank.llm.cpu import cpu_dtype, dtype_record
+from casebank.llm.endpoints import DEFAULT_PORT
 from casebank.llm.model_files import DEFAULT_MODEL_NAME
 
 Device = Literal["auto", "cpu", "gpu"]
@@ -42,7 +45,7 @@ ProgressCallback = Callable[[float, str], None]
 API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
 
-class ServerError(RuntimeError):
+class ServerError(LLMError, RuntimeError):
     """The server could not be started or did not become ready; the message carries its last log lines."""
 
 
@@ -61,8 +64,8 @@ class ServerConfig:
     model: Path | str
     served_model_name: str = DEFAULT_MODEL_NAME
     host: str = "127.0.0.1"
-    port: int = 8001
-    data_dir: Path | str = Path(".casebank")
+    port: int = DEFAULT_PORT
+    data_dir: Path | str = DEFAULT_DATA_DIR
     max_model_len: int = 8192
     dtype: str | None = None
     """None: on CPU bfloat16 where the CPU has bf16 units, else float32 (casebank.llm.cpu); ``auto`` on GPU."""

@@ -41,6 +41,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from casebank import envs
+from casebank.errors import SandboxError
 from casebank.sandbox import memcg
 
 __all__ = [
@@ -56,7 +58,7 @@ __all__ = [
 ]
 
 VIRTUAL_WORKSPACE = "/workspace"
-MODE_ENV = "CASEBANK_SANDBOX"
+MODE_ENV = "CASEBANK_SANDBOX"  # casebank.envs.VARIABLES
 # Throw-away uids for commands when we are root.  Far above normal, systemd-dynamic and the
 # usual /etc/subuid ranges.  A lease (flock) makes each uid exclusive to one running command.
 UID_BASE = 1_979_000_000
@@ -75,7 +77,7 @@ FALLBACK_MAX_PROCESSES = 16
 _log = logging.getLogger(__name__)
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(SandboxError, RuntimeError):
     """The requested sandbox mode cannot run on this machine."""
 
 
@@ -586,7 +588,7 @@ def _bwrap_works() -> bool:
 
 def sandbox_mode() -> str:
     """The mode a call would use now: 'bwrap' or 'basic' (raises if 'bwrap' is forced but broken)."""
-    want = os.environ.get(MODE_ENV, "auto").strip().lower() or "auto"
+    want = envs.get(MODE_ENV).strip().lower() or "auto"
     if want == "basic":
         return "basic"
     if want == "bwrap":

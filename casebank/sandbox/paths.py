@@ -19,6 +19,8 @@ import stat
 import unicodedata
 from pathlib import Path
 
+from casebank.errors import SandboxError
+
 __all__ = ["PathEscapeError", "resolve_in_workspace", "open_in_workspace", "VIRTUAL_ROOT", "MAX_PATH_CHARS"]
 
 VIRTUAL_ROOT = "/workspace"
@@ -28,7 +30,7 @@ MAX_COMPONENTS = 64
 MAX_SYMLINKS = 40  # the kernel's own limit (ELOOP)
 
 
-class PathEscapeError(ValueError):
+class PathEscapeError(SandboxError, ValueError):
     """A model-given path is invalid or would leave the workspace."""
 
     def __init__(self, path: object, reason: str) -> None:

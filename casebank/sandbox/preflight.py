@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from casebank import envs
 from casebank.sandbox import isolation
 from casebank.sandbox.check import checker_command
 from casebank.sandbox.isolation import MODE_ENV, Limits, SandboxUnavailable
@@ -56,7 +57,7 @@ class SandboxBroken(SandboxUnavailable):
 
 
 def _want() -> str:
-    return os.environ.get(MODE_ENV, "auto").strip().lower() or "auto"
+    return envs.get(MODE_ENV).strip().lower() or "auto"
 
 
 def mode_finding() -> Finding:

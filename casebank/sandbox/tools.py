@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from casebank.errors import SandboxError
 from casebank.models import ToolSpec
 from casebank.sandbox.isolation import Limits, RunResult, prepare_workspace, run_isolated
 from casebank.sandbox.paths import MAX_COMPONENTS, PathEscapeError, open_in_workspace, resolve_in_workspace
@@ -64,7 +65,7 @@ def tool_schemas() -> list[dict[str, Any]]:
     return [t.model_dump(mode="json", exclude_none=True) for t in TOOLS]
 
 
-class ToolError(Exception):
+class ToolError(SandboxError):
     """A tool call the model got wrong; its message becomes the observation."""
 
 

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from casebank.config import Settings
 from casebank.console import fail as _fail
+from casebank.llm.endpoints import DEFAULT_LLM_URL
 from lab.ablate.plan import DEFAULT_BASELINE_RATE
 
 ablate_app = typer.Typer(help="Ablations.")
@@ -40,7 +41,7 @@ def ablate(
     level: Annotated[list[int], typer.Option("--level", help="Keep tasks of this level (repeatable).")] = [],  # noqa: B006
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many tasks (after filters, in id order).")] = None,
     seeds_file: Annotated[Path | None, typer.Option("--seeds", help="Cases the banks are built from (default: the bundled seeds).")] = None,
-    llm_url: Annotated[str, typer.Option("--llm-url", help="OpenAI-compatible base URL; several, comma-separated, share the episodes.")] = "http://127.0.0.1:8001/v1",
+    llm_url: Annotated[str, typer.Option("--llm-url", help="OpenAI-compatible base URL; several, comma-separated, share the episodes.")] = DEFAULT_LLM_URL,
     concurrency: Annotated[int, typer.Option("--concurrency", help="Episodes in flight (vLLM batches them).")] = 4,
     max_attempts: Annotated[int, typer.Option("--max-attempts", help="Tries per episode on infrastructure errors.")] = 3,
     broken_world_after: Annotated[int | None, typer.Option("--broken-world-after", min=0, help="Stop when the first N episodes all fail the same way (the environment, not the agent; grid default 8; 0: never).")] = None,
@@ -55,10 +56,10 @@ def ablate(
 ) -> None:
     """Run every config of the grid on the same tasks; resumable (rerun the same command to go on)."""
     import seeds
-    from lab.ablate.grid import AblationGrid
-    from lab.ablate.runner import AblationRun
     from casebank.casefile import CaseFileError, load_cases
     from casebank.tasks import TaskFileError, load_tasks
+    from lab.ablate.grid import AblationGrid
+    from lab.ablate.runner import AblationRun
 
     try:
         grid = AblationGrid.load(config) if config else AblationGrid()
@@ -107,8 +108,8 @@ def ablate(
         console.print(f"{len(run.jobs())} episodes, {len(run.pending())} not yet run")
     if plan or dry_run:
         return
-    from lab.ablate.runner import harness_fingerprint
     from casebank.doctor import preflight_or_exit
+    from lab.ablate.runner import harness_fingerprint
 
     preflight_or_exit(err)  # before the LLM is contacted and before anything is recorded
     if (earlier := run.earlier_fingerprints()) and earlier != {harness_fingerprint()}:

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from casebank.errors import LabError
 from lab.ablate import power
 from lab.ablate.metrics import ConfigMetrics, RunMetrics, compute
 from lab.ablate.records import FAILURE_MODES, read_configs, read_records, read_run
@@ -31,7 +32,7 @@ BREAKDOWN_TITLES = {
 }
 
 
-class ReportError(ValueError):
+class ReportError(LabError, ValueError):
     """A run directory that cannot be reported on (nothing recorded, an unknown baseline)."""
 
 

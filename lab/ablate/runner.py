@@ -43,44 +43,20 @@ import httpx
 
 from agent.render import abbreviate
 from agent.trajectory import StepRecord
-from lab.ablate.grid import AblationConfig, AblationGrid
-from lab.ablate.records import CONFIGS_FILE, RUN_FILE, EpisodeRecord, append_record, read_records
 from casebank.config import Settings
+from casebank.errors import LLMError, TaskError, classify_llm_error
 from casebank.llm.endpoints import EndpointPool, parse_urls
 from casebank.models import Case
 from casebank.tasks import Task
+from lab.ablate.grid import AblationConfig, AblationGrid
+from lab.ablate.records import CONFIGS_FILE, RUN_FILE, EpisodeRecord, append_record, read_records
 
 
-def _infra_errors() -> tuple[type[BaseException], ...]:
-    import openai
-
-    return (
-        openai.APIConnectionError,  # includes APITimeoutError
-        openai.InternalServerError,
-        openai.RateLimitError,
-        httpx.TransportError,
-        ConnectionError,
-    )
-
-
-def _setup_errors() -> tuple[type[BaseException], ...]:
-    """Server answers that say the run is set up wrong (401, 403, 404), not that one episode went astray."""
-    import openai
-
-    return (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
-
-
-def _unreachable(error: BaseException) -> bool:
-    import openai
-
-    return isinstance(error, (openai.APIConnectionError, httpx.ConnectError, ConnectionError)) and not isinstance(error, openai.APITimeoutError)
-
-
-class LLMUnavailable(RuntimeError):
+class LLMUnavailable(LLMError, RuntimeError):
     """The server cannot be reached before the run starts."""
 
 
-class BrokenEnvironment(RuntimeError):
+class BrokenEnvironment(TaskError, RuntimeError):
     """The first episodes of a run all failed the same way: the environment, not the agent."""
 
 
@@ -457,7 +433,6 @@ class AblationRun:
 
         config, task = job.config, job.task
         bank = self.bank_for(config)
-        errors = _infra_errors()
         last_error = ""
         for attempt in range(1, self.max_attempts + 1):
             timed = TimedStore(bank) if bank is not None else None
@@ -468,16 +443,17 @@ class AblationRun:
                 started = time.perf_counter()
                 try:
                     result = agent.run_task(task)
-                except errors as e:
-                    last_error = f"{type(e).__name__}: {e}"
-                    if _unreachable(e):
+                except Exception as e:
+                    kind = classify_llm_error(e)
+                    if kind == "fatal":  # wrong key, model or URL: every episode would meet it
+                        raise LLMUnavailable(f"the LLM server refused the request ({type(e).__name__}: {e}); check the URL, model and API key") from e
+                    if kind is None:  # a harness defect: this episode fails (agent_crash), the grid goes on
+                        return self._crashed(job, e, attempt, bank_size, time.perf_counter() - started)
+                    last_error = f"{type(e).__name__}: {e}"  # infrastructure: retried
+                    if kind == "unreachable":
                         self.pool.mark_down(url)  # the next attempt leases another server, if there is one
                     time.sleep(min(30.0, 2.0**attempt))
                     continue
-                except _setup_errors() as e:  # wrong key, model or URL: every episode would meet it
-                    raise LLMUnavailable(f"the LLM server refused the request ({type(e).__name__}: {e}); check the URL, model and API key") from e
-                except Exception as e:  # a harness defect: this episode fails (agent_crash), the grid goes on
-                    return self._crashed(job, e, attempt, bank_size, time.perf_counter() - started)
                 finally:
                     agent.close()
             self._steps[(job.config.content_hash, job.task.id, job.repeat)] = (result.steps, result.answer)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from casebank.casefile import fixed_subset
 from casebank.demos import recoveries
+from casebank.errors import LabError
 from casebank.models import Case, Usage
 
 if TYPE_CHECKING:  # the embedder (torch, Chroma) loads only for `diverse`: `casebank --help` reads METHODS
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # the embedder (torch, Chroma) loads only for `diverse`: `cas
 __all__ = ["METHODS", "CurateError", "Pick", "curate", "describe", "group_of", "usage_counters"]
 
 
-class CurateError(ValueError):
+class CurateError(LabError, ValueError):
     """A pick that cannot be made: N larger than the pool, an unknown method, no usage counters for `utility`."""
 
 

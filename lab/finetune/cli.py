@@ -54,8 +54,8 @@ def finetune(
     Rerun the same command on the same --out to resume an interrupted run from its last checkpoint.
     Writes the bf16 adapter, loss.png and casebank-manifest.json into --out; serve it with
     `casebank llm serve --lora casebank-ft=OUT`."""
+    from casebank.config import data_dir as resolve_data_dir
     from lab.finetune.config import ConfigError, dump_config, load_config
-    from casebank.llm.cli import _data_dir
 
     if preset is None:
         preset = _default_preset()
@@ -72,7 +72,7 @@ def finetune(
         return
     if model is not None and base_model is not None:
         raise _fail("--model and --base-model: give one")
-    _train(config, from_, fmt, out, model, base_model, _data_dir(data_dir), restart, keep_checkpoints)
+    _train(config, from_, fmt, out, model, base_model, resolve_data_dir(data_dir), restart, keep_checkpoints)
 
 
 def _default_preset() -> str:
@@ -87,8 +87,8 @@ def _default_preset() -> str:
 def _train(config, from_, fmt, out, model, base_model, data_dir, restart, keep_checkpoints) -> None:
     from casebank.casefile import CaseFileError
     from casebank.llm.adapters import ADAPTER_NAME
-    from lab.finetune.train import FinetuneError, finetune
     from casebank.llm.cli import _prepare
+    from lab.finetune.train import FinetuneError, finetune
     from seeds import default_seed_file
 
     data_file = from_ or default_seed_file()

@@ -12,12 +12,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from casebank.errors import LabError
 from casebank.llm.recipe import FinetuneConfig
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 
 
-class ConfigError(ValueError):
+class ConfigError(LabError, ValueError):
     """A config file or flag is wrong; the message names the file, line and field."""
 
 

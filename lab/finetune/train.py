@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import platform
 import resource
 import shutil
@@ -27,9 +26,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+from casebank import envs
 from casebank.casefile import CaseFileError
-from lab.finetune.config import FinetuneConfig, dump_config
-from lab.finetune.data import encode_all, load_records
+from casebank.errors import LabError
 from casebank.llm.adapters import (
     LossPoint,
     Manifest,
@@ -38,6 +37,8 @@ from casebank.llm.adapters import (
     write_manifest,
 )
 from casebank.llm.model_files import sha256_file
+from lab.finetune.config import FinetuneConfig, dump_config
+from lab.finetune.data import encode_all, load_records
 
 CHECKPOINTS = "checkpoints"
 RUN_FILE = "run.json"
@@ -45,7 +46,7 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin")
 LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "safetensors")
 
 
-class FinetuneError(RuntimeError):
+class FinetuneError(LabError, RuntimeError):
     """The run cannot start or go on; the message says why and what to do."""
 
 
@@ -274,8 +275,7 @@ def finetune(
     if missing := missing_libraries():
         raise FinetuneError(f"fine-tuning needs {', '.join(missing)}: pip install -e '.[finetune]' (with torch==2.13.0 pinned "
                             "in the same command, see the Makefile)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    envs.offline_libraries()
     import datasets
     import torch
     import transformers

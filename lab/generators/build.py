@@ -41,6 +41,7 @@ from rich.progress import Progress
 
 import seeds
 from casebank.embedding import Embedder
+from casebank.errors import LabError
 from casebank.leakage import LEAKAGE_THRESHOLD
 from casebank.tasks import Task, load_tasks
 from lab.generators import SEED_RANGES, family_module, generate_task, split_of
@@ -57,7 +58,7 @@ MANIFEST = "manifest.json"
 _DEFAULT_TIMEOUT = Task.model_fields["timeout_s"].default
 
 
-class BuildError(ValueError):
+class BuildError(LabError, ValueError):
     """Bad parameters (unknown family, level, split or seed range), or a folder `write` will not write to."""
 
 

@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 import seeds
 from casebank.casefile import load_cases, write_cases
 from casebank.embedding import Embedder
+from casebank.errors import LabError
 from casebank.leakage import LEAKAGE_THRESHOLD
 from casebank.models import Case
 from casebank.tasks import Task, load_tasks
@@ -70,7 +71,7 @@ Generate = Callable[[str, int, int], Task]
 OnProgress = Callable[[int, int], None]  # (cases in the pool, drops in this build)
 
 
-class PoolError(ValueError):
+class PoolError(LabError, ValueError):
     """Bad parameters, or a folder that holds something other than this pool."""
 
 
