@@ -15,6 +15,8 @@ this registry. What the libraries we start read (Hugging Face's offline switches
 from __future__ import annotations
 
 import os
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,7 @@ class Variable:
     type: str
     default: str
     doc: str
+    source: str = "variable"  # or the settings class whose field it is
 
 
 VARIABLES: dict[str, Variable] = {
@@ -80,25 +83,14 @@ def offline_libraries() -> None:
         os.environ.setdefault(name, value)
 
 
-@dataclass(frozen=True)
-class Row:
-    name: str
-    type: str
-    default: str
-    doc: str
-    source: str  # "variable", or the settings class that reads it
-
-
 def _type_name(annotation: Any) -> str:
     """A field's type as a reader writes it: `int`, `str | None`, `none | random | ...` for a Literal."""
-    import typing
-
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Literal:
         return " | ".join(str(a) for a in args)
     if origin is typing.Annotated:
         return _type_name(args[0])
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         return " | ".join(_type_name(a) for a in args)
     if origin is not None:
         return getattr(origin, "__name__", str(origin)) + "[" + ", ".join(_type_name(a) for a in args) + "]"
@@ -115,13 +107,13 @@ def _default(field: Any) -> str:
     return str(value)
 
 
-def rows() -> list[Row]:
+def rows() -> list[Variable]:
     """One row per variable: the registered ones, then each settings class's fields."""
-    out = [Row(v.name, v.type, v.default, v.doc, "variable") for v in VARIABLES.values()]
+    out = list(VARIABLES.values())
     for cls in SETTINGS_CLASSES:
         for name, field in cls.model_fields.items():  # type: ignore[attr-defined]
-            out.append(Row(PREFIX + name.upper(), _type_name(field.annotation), _default(field), field.description or "",
-                           cls.__name__))
+            out.append(Variable(PREFIX + name.upper(), _type_name(field.annotation), _default(field),
+                                field.description or "", cls.__name__))
     return out
 
 

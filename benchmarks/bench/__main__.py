@@ -27,14 +27,13 @@ from typing import Any
 
 from rich.console import Console
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here downloads: the embedder and the LLM are local
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from casebank import envs  # noqa: E402
 from casebank.config import data_dir  # noqa: E402
 from casebank.llm.endpoints import DEFAULT_LLM_URL  # noqa: E402
 
-envs.offline_libraries()  # the Chroma server and Postgres it starts inherit them
+envs.offline_libraries()  # nothing here downloads (the embedder and the LLM are local); the servers it starts inherit it
 
 from benchmarks.bench import report
 from benchmarks.bench.banks import BankOptions, run_child
